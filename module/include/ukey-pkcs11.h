@@ -1,0 +1,38 @@
+/* ukey-pkcs11.h — the vendor constants of libukey-pkcs11.so.
+ *
+ * Include after a PKCS#11 header (for example <p11-kit/pkcs11.h>). The values are fixed:
+ * one ukey block in the vendor-defined range (CKM_VENDOR_DEFINED | 0x554B....), see
+ * docs/pkcs11-profile.md. */
+#ifndef UKEY_PKCS11_H
+#define UKEY_PKCS11_H
+
+/* SM2 curve parameters for CKA_EC_PARAMS: OID 1.2.156.10197.1.301. */
+#define UKEY_SM2_EC_PARAMS "\x06\x08\x2A\x81\x1C\xCF\x55\x01\x82\x2D"
+#define UKEY_SM2_EC_PARAMS_LEN 10
+
+/* Mechanisms. */
+#define CKM_UKEY_SM2                  0xD54B0201UL /* sign/verify e = SM3(Z||M), 32 bytes */
+#define CKM_UKEY_SM2_SM3              0xD54B0202UL /* sign/verify M; user ID in pParameter */
+#define CKM_UKEY_SM2_ENCRYPT          0xD54B0210UL /* encrypt/decrypt, see CK_UKEY_SM2_ENCRYPT_PARAMS */
+#define CKM_UKEY_SM2_ENVELOPED_IMPORT 0xD54B0220UL /* C_UnwrapKey of an ENVELOPEDKEYBLOB */
+#define CKM_UKEY_SM3                  0xD54B0301UL /* digest */
+#define CKM_UKEY_SM3_HMAC             0xD54B0302UL /* HMAC-SM3 */
+#define CKM_UKEY_SM4_KEY_GEN          0xD54B0400UL
+#define CKM_UKEY_SM4_ECB              0xD54B0401UL
+#define CKM_UKEY_SM4_CBC              0xD54B0402UL
+#define CKM_UKEY_SM4_CBC_PAD          0xD54B0403UL
+#define CKM_UKEY_SM4_MAC              0xD54B0404UL
+
+/* Key types. */
+#define CKK_UKEY_SM4                  0xD54B0104UL
+
+/* Ciphertext formats selected by CKM_UKEY_SM2_ENCRYPT's parameter (a CK_ULONG). */
+#define CKD_UKEY_SM2_CIPHER_DER       0UL /* GM/T 0009 SEQUENCE { x, y, C3, C2 } (default) */
+#define CKD_UKEY_SM2_CIPHER_C1C3C2    1UL /* raw, GM/T 0003-2012 order */
+#define CKD_UKEY_SM2_CIPHER_C1C2C3    2UL /* raw, legacy order */
+
+/* The default SM2 user ID ("1234567812345678") used when CKM_UKEY_SM2_SM3 has no parameter. */
+#define UKEY_SM2_DEFAULT_ID "1234567812345678"
+#define UKEY_SM2_DEFAULT_ID_LEN 16
+
+#endif
