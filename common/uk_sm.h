@@ -40,13 +40,16 @@ void uk_sm_clear(uk_sm_session *s);
 int uk_sm_wrap(uk_sm_session *s, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
                const uint8_t *payload, size_t n, int encrypt, uk_buf *out);
 
-/* Card side: the SID a secured data field names, or -1 when too short. */
+/* Card side: the SID a secured data field names, or -1 when the field is shorter than
+ * UK_SM_OVERHEAD bytes (answer 6700 before looking the session up). */
 int uk_sm_data_sid(const uint8_t *data, size_t n);
 
 /* Card side: check length, counter and MAC of a secured data field for session s and
  * put the plain payload into out (mark it secret when encrypted). On success s->ctr
  * is advanced. Returns UK_SW_OK, UK_SW_WRONG_LENGTH, or UK_SW_SM_INCORRECT (bad MAC,
- * replayed counter, bad padding); on failure nothing in s changes. */
+ * replayed counter, bad padding), or UK_SW_UNKNOWN on an internal failure (memory,
+ * OpenSSL); on failure nothing in s or out changes. Which instructions are encrypted
+ * comes from the instruction table on both sides. */
 uint16_t uk_sm_unwrap(uk_sm_session *s, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
                       const uint8_t *data, size_t n, int encrypted, uk_buf *out);
 
