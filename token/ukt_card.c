@@ -1,0 +1,386 @@
+/* ukey token: the card object and the APDU dispatcher (docs/apdu.md, profile 1).
+ *
+ * ukt_card_transmit() parses the command (ISO 7816-4 §5.1), checks the class byte,
+ * finds the instruction in one table, and checks in order: application selected (6985),
+ * secure messaging present/allowed (6987/6882), P1 P2 (6A86/6A88), Le for fixed-size
+ * answers (6Cxx), the secure-messaging wrapper (6700/6988), the user PIN of the session
+ * (6982); only then the handler runs. Every refusal above happens before any change. */
+#include "ukt_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "uk_log.h"
+#include "uk_wipe.h"
+
+/* ATR (ISO 7816-3 §8): TS 3B, T0 88 (TD1 present, 8 historical bytes), TD1 80 (TD2
+ * present, T=0 indicated), TD2 01 (T=1), historical bytes "ukey-emu", TCK. */
+static const uint8_t atr_body[] = {
+	0x3B, 0x88, 0x80, 0x01, 0x75, 0x6B, 0x65, 0x79, 0x2D, 0x65, 0x6D, 0x75,
+};
+
+static const uint8_t default_user_pin[] = "user1234";
+static const uint8_t default_so_pin[] = "admin1234";
+
+enum sm_policy { SM_PLAIN, SM_SECURED, SM_EITHER };
+
+typedef uint16_t (*p1p2_check)(const uk_apdu *a);
+
+typedef struct ins_entry {
+	uint8_t cls;            /* 00 interindustry or 80 proprietary (before the SM bit) */
+	uint8_t ins;
+	enum sm_policy sm;
+	int encrypted;          /* secured payload is enciphered (PIN data) */
+	int needs_select;
+	int needs_user_pin;     /* user PIN verified in the securing session */
+	size_t resp_len;        /* fixed response length for the early Le check; 0 = variable */
+	p1p2_check p1p2;
+	uint16_t (*handler)(ukt_card *card, ukt_cmd *c);
+	const char *name;
+} ins_entry;
+
+static uint16_t p1p2_select(const uk_apdu *a)
+{
+	return a->p1 == 0x04 && a->p2 == 0x00 ? UK_SW_OK : UK_SW_WRONG_P1P2;
+}
+
+static uint16_t p1p2_get_data(const uk_apdu *a)
+{
+	return a->p1 == 0x01 && a->p2 <= 0x02 ? UK_SW_OK : UK_SW_REF_NOT_FOUND;
+}
+
+static uint16_t p1p2_zero(const uk_apdu *a)
+{
+	return a->p1 == 0x00 && a->p2 == 0x00 ? UK_SW_OK : UK_SW_WRONG_P1P2;
+}
+
+static uint16_t p1p2_verify(const uk_apdu *a)
+{
+	if (a->p1 != 0x00 && a->p1 != 0xFF)
+		return UK_SW_WRONG_P1P2;
+	return a->p2 == 0x81 || a->p2 == 0x82 ? UK_SW_OK : UK_SW_REF_NOT_FOUND;
+}
+
+static uint16_t p1p2_generate(const uk_apdu *a)
+{
+	if (a->p1 != 0x80 && a->p1 != 0x81)
+		return UK_SW_WRONG_P1P2;
+	return a->p2 < UKT_MAX_KEYS ? UK_SW_OK : UK_SW_WRONG_P1P2;
+}
+
+static uint16_t p1p2_pso_sign(const uk_apdu *a)
+{
+	return a->p1 == 0x9E && a->p2 == 0x9A ? UK_SW_OK : UK_SW_WRONG_P1P2;
+}
+
+/* The instruction table of docs/apdu.md. */
+static const ins_entry ins_table[] = {
+	{ 0x00, 0xA4, SM_PLAIN, 0, 0, 0, 2 + 6 + 2 + 3 + 2, p1p2_select, ukt_cmd_select, "SELECT" },
+	{ 0x00, 0xCA, SM_PLAIN, 0, 1, 0, 0, p1p2_get_data, ukt_cmd_get_data, "GET DATA" },
+	{ 0x00, 0x86, SM_PLAIN, 0, 1, 0, 2 + 3 + 2 + 65, p1p2_zero, ukt_cmd_general_auth,
+	  "GENERAL AUTHENTICATE" },
+	{ 0x00, 0x20, SM_EITHER, 1, 1, 0, 0, p1p2_verify, ukt_cmd_verify, "VERIFY" },
+	{ 0x80, 0xE0, SM_SECURED, 0, 1, 1, 3, p1p2_zero, ukt_cmd_create_container,
+	  "CREATE CONTAINER" },
+	{ 0x00, 0x46, SM_EITHER, 0, 1, 0, 3 + 2 + 65, p1p2_generate, ukt_cmd_generate,
+	  "GENERATE ASYMMETRIC KEY PAIR" },
+	{ 0x00, 0x2A, SM_SECURED, 0, 1, 1, 64, p1p2_pso_sign, ukt_cmd_pso, "PSO" },
+};
+
+/* ISO 7816-4 §5.4.1 class byte: b8 proprietary, b4-b3 secure messaging, b5 chaining,
+ * b2-b1 logical channel. The profile uses 00, 04, 80, 84 only. */
+static uint16_t check_cla(uint8_t cla)
+{
+	if ((cla & 0x60) != 0 || (cla & 0x08) != 0)
+		return UK_SW_CLA_UNSUPPORTED;
+	if ((cla & 0x03) != 0)
+		return UK_SW_LOGICAL_CHANNEL;
+	if ((cla & 0x10) != 0)
+		return UK_SW_CHAINING_UNSUPPORTED;
+	return UK_SW_OK;
+}
+
+static uint16_t find_ins(const uk_apdu *a, const ins_entry **out)
+{
+	uint16_t sw = UK_SW_INS_UNSUPPORTED;
+	size_t i;
+
+	for (i = 0; i < sizeof(ins_table) / sizeof(ins_table[0]); i++) {
+		if (ins_table[i].ins != a->ins)
+			continue;
+		if (ins_table[i].cls != (a->cla & 0x80)) {
+			sw = UK_SW_CLA_UNSUPPORTED;
+			continue;
+		}
+		*out = &ins_table[i];
+		return UK_SW_OK;
+	}
+	return sw;
+}
+
+/* Short Le smaller than the answer: 6Cxx with the exact length (ISO 7816-4 §5.6). */
+static uint16_t check_le(const uk_apdu *a, size_t len)
+{
+	if (!a->has_le || a->le >= len)
+		return UK_SW_OK;
+	if (!a->extended && len <= 256)
+		return (uint16_t)(UK_SW_WRONG_LE | (len & 0xFF));
+	return UK_SW_WRONG_LENGTH;
+}
+
+static uint16_t check_entry(const ukt_card *card, const ins_entry *e, const uk_apdu *a)
+{
+	int secured = (a->cla & UK_SM_CLA_BIT) != 0;
+	uint16_t sw;
+
+	if (e->needs_select && !card->selected)
+		return UK_SW_CONDITIONS;
+	if (secured && e->sm == SM_PLAIN)
+		return UK_SW_SM_UNSUPPORTED;
+	if (!secured && e->sm == SM_SECURED)
+		return UK_SW_SM_MISSING;
+	sw = e->p1p2(a);
+	if (sw != UK_SW_OK)
+		return sw;
+	return e->resp_len ? check_le(a, e->resp_len) : UK_SW_OK;
+}
+
+/* Check and strip the secure-messaging wrapper (docs/apdu.md "Secure session"). */
+static uint16_t unwrap(ukt_card *card, const ins_entry *e, const uk_apdu *a, ukt_cmd *c,
+                       uk_buf *plain)
+{
+	ukt_session *s;
+	uint16_t sw;
+
+	if (a->lc < UK_SM_OVERHEAD)
+		return UK_SW_WRONG_LENGTH;
+	s = ukt_session_find(card, a->data[0]);
+	if (s == NULL)
+		return UK_SW_SM_INCORRECT;
+	/* An empty payload may be sent as no bytes at all even for enciphered instructions
+	 * (secured VERIFY query and P1 = FF); it is still covered by the MAC. */
+	sw = uk_sm_unwrap(&s->sm, a->cla & (uint8_t)~0x10, a->ins, a->p1, a->p2, a->data, a->lc,
+	                  e->encrypted && a->lc > UK_SM_OVERHEAD, plain);
+	if (sw != UK_SW_OK)
+		return sw;
+	s->last_use = ++card->tick;
+	c->sess = s;
+	c->data = plain->data;
+	c->len = plain->len;
+	return UK_SW_OK;
+}
+
+static uint16_t dispatch(ukt_card *card, const uint8_t *cmd, size_t len, uk_buf *resp)
+{
+	const ins_entry *e = NULL;
+	uk_buf plain;
+	uk_apdu a;
+	ukt_cmd c;
+	uint16_t sw;
+
+	uk_buf_init(&plain, 0, 1);
+	sw = uk_apdu_parse(cmd, len, &a);
+	if (sw == UK_SW_OK)
+		sw = check_cla(a.cla);
+	if (sw == UK_SW_OK)
+		sw = find_ins(&a, &e);
+	if (sw == UK_SW_OK)
+		sw = check_entry(card, e, &a);
+	if (sw != UK_SW_OK)
+		goto out;
+	memset(&c, 0, sizeof(c));
+	c.apdu = &a;
+	c.data = a.data;
+	c.len = a.lc;
+	c.resp = resp;
+	if (a.cla & UK_SM_CLA_BIT) {
+		sw = unwrap(card, e, &a, &c, &plain);
+		if (sw != UK_SW_OK)
+			goto out;
+	}
+	if (e->needs_user_pin &&
+	    (c.sess == NULL || !c.sess->verified[UKT_PIN_USER] ||
+	     card->st.pin[UKT_PIN_USER].tries == 0)) {
+		sw = UK_SW_SECURITY_STATUS;
+		goto out;
+	}
+	sw = e->handler(card, &c);
+	if (sw == UK_SW_OK)
+		sw = check_le(&a, resp->len);
+	uk_log(UK_LOG_DEBUG, "token", "%s -> %04X", e->name, sw);
+out:
+	uk_buf_free(&plain);
+	return sw;
+}
+
+int ukt_card_transmit(ukt_card *card, const uint8_t *cmd, size_t len, uint8_t *resp,
+                      size_t *resp_len)
+{
+	uk_buf out;
+	uint16_t sw;
+	size_t n = 0;
+
+	if (resp == NULL || resp_len == NULL || *resp_len < 2)
+		return -1;
+	uk_buf_init(&out, UKT_RESP_MAX - 2, 1);
+	if (card == NULL || !card->powered)
+		sw = UK_SW_CONDITIONS;
+	else
+		sw = dispatch(card, cmd, len, &out);
+	if (sw == UK_SW_OK && out.len > *resp_len - 2)
+		sw = UK_SW_UNKNOWN;     /* caller's buffer too small for the answer */
+	if (sw == UK_SW_OK && out.len > 0) {
+		memcpy(resp, out.data, out.len);
+		n = out.len;
+	}
+	uk_set_u16(resp + n, sw);
+	*resp_len = n + 2;
+	uk_buf_free(&out);
+	return 0;
+}
+
+/* ---- power, ATR ---- */
+
+int ukt_card_power(ukt_card *card, int op)
+{
+	if (op != UKT_POWER_OFF && op != UKT_POWER_ON && op != UKT_POWER_RESET)
+		return -1;
+	if (op != UKT_POWER_ON || !card->powered) {
+		card->selected = 0;
+		ukt_sessions_clear(card);
+	}
+	card->powered = op != UKT_POWER_OFF;
+	return 0;
+}
+
+size_t ukt_card_atr(const ukt_card *card, uint8_t buf[UKT_ATR_MAX])
+{
+	uint8_t tck = 0;
+	size_t i;
+
+	(void)card;
+	memcpy(buf, atr_body, sizeof(atr_body));
+	for (i = 1; i < sizeof(atr_body); i++)   /* ISO 7816-3 §8.2.5: XOR of T0..last */
+		tck ^= atr_body[i];
+	buf[sizeof(atr_body)] = tck;
+	return sizeof(atr_body) + 1;
+}
+
+const char *ukt_card_serial(const ukt_card *card)
+{
+	return card->st.serial;
+}
+
+void ukt_card_set_write_hook(ukt_card *card, ukt_write_hook hook, void *arg)
+{
+	card->hook = hook;
+	card->hook_arg = arg;
+}
+
+/* ---- open, provision, close ---- */
+
+static int serial_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < UKT_SERIAL_LEN; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return s[UKT_SERIAL_LEN] == '\0';
+}
+
+/* Factory state (DESIGN.md "Emulated key defaults"). The default serial is "8856" followed
+ * by the key index in 16 digits: deterministic, and its last 16 digits (the PKCS#11
+ * serialNumber field) differ for every index. */
+static int provision(ukt_state *st, const ukt_provision *d)
+{
+	const char *label = d->label != NULL ? d->label : "ukey";
+	const uint8_t *up = d->user_pin ? d->user_pin : default_user_pin;
+	const uint8_t *sp = d->so_pin ? d->so_pin : default_so_pin;
+	size_t ul = d->user_pin ? d->user_pin_len : sizeof(default_user_pin) - 1;
+	size_t sl = d->so_pin ? d->so_pin_len : sizeof(default_so_pin) - 1;
+
+	memset(st, 0, sizeof(*st));
+	if (d->serial != NULL)
+		snprintf(st->serial, sizeof(st->serial), "%s", d->serial);
+	else
+		snprintf(st->serial, sizeof(st->serial), "8856%016u", d->index);
+	if (d->serial != NULL && (strlen(d->serial) != UKT_SERIAL_LEN || !serial_valid(st->serial)))
+		return -1;
+	if (strlen(label) == 0 || strlen(label) > UKT_LABEL_MAX)
+		return -1;
+	st->label_len = (uint8_t)strlen(label);
+	memcpy(st->label, label, st->label_len);
+	st->zone = d->zone ? d->zone : 0x02;
+	if (st->zone != 0x01 && st->zone != 0x02)
+		return -1;
+	if (ukt_pin_set(&st->pin[UKT_PIN_USER], up, ul, 1) != 0 ||
+	    ukt_pin_set(&st->pin[UKT_PIN_SO], sp, sl, 1) != 0)
+		return -1;
+	return 0;
+}
+
+static int make_dir(const char *dir)
+{
+	char *parent = strdup(dir), *slash;
+	int ret = -1;
+
+	if (parent == NULL)
+		return -1;
+	if (mkdir(dir, 0700) == 0 || errno == EEXIST) {
+		ret = 0;
+		goto out;
+	}
+	if (errno != ENOENT)
+		goto out;
+	slash = strrchr(parent, '/');
+	if (slash == NULL || slash == parent)
+		goto out;
+	*slash = '\0';
+	if (make_dir(parent) == 0 && (mkdir(dir, 0700) == 0 || errno == EEXIST))
+		ret = 0;
+out:
+	free(parent);
+	return ret;
+}
+
+ukt_card *ukt_card_open(const char *state_dir, const ukt_provision *defaults)
+{
+	static const ukt_provision none;
+	ukt_card *card = NULL;
+	int r = -1;
+
+	if (state_dir == NULL || make_dir(state_dir) != 0)
+		goto out;
+	card = calloc(1, sizeof(*card));
+	if (card == NULL || (card->dir = strdup(state_dir)) == NULL)
+		goto out;
+	r = ukt_state_load(state_dir, &card->st);
+	if (r == 0)     /* no card here yet: provision one and make it durable */
+		r = provision(&card->st, defaults ? defaults : &none) == 0 &&
+		    ukt_state_commit(card, &card->st) == UK_SW_OK ? 1 : -1;
+	card->powered = 1;
+out:
+	if (r != 1) {
+		ukt_card_close(card);
+		card = NULL;
+	}
+	return card;
+}
+
+void ukt_card_close(ukt_card *card)
+{
+	size_t i;
+
+	if (card == NULL)
+		return;
+	for (i = 0; i < UKT_MAX_KEYS; i++)
+		EVP_PKEY_free(card->keys[i]);
+	ukt_sessions_clear(card);
+	free(card->dir);
+	uk_wipe(card, sizeof(*card));
+	free(card);
+}
