@@ -1,0 +1,38 @@
+#!/bin/bash
+# scripts/deps.sh — install the Debian 12 packages ukey needs to build and test, with apt-get,
+# only those missing, non-interactively. Run as root, or as a user who may use sudo.
+set -euo pipefail
+
+packages=(
+	build-essential clang cmake pkg-config          # compilers and build system
+	libssl-dev openssl                              # OpenSSL 3 (SM2/SM3/SM4)
+	libpcsclite-dev pcscd pcsc-tools                # PC/SC: headers, daemon, scriptor
+	libp11-kit-dev p11-kit opensc softhsm2          # PKCS#11: headers, proxy, pkcs11-tool, oracle
+	libtasn1-6-dev libusb-1.0-0-dev                 # ASN.1 and USB CCID
+	util-linux                                      # unshare, for ukey-sandbox
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$status" = "install ok installed" ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "deps: all ${#packages[@]} packages present"
+	exit 0
+fi
+
+if [ "$(id -u)" = 0 ]; then
+	as_root=(env)
+elif command -v sudo >/dev/null 2>&1; then
+	as_root=(sudo env)
+else
+	echo "deps: missing ${missing[*]} and neither root nor sudo is available" >&2
+	exit 1
+fi
+
+echo "deps: installing ${missing[*]}"
+"${as_root[@]}" DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${as_root[@]}" DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	"${missing[@]}"
