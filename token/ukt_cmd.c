@@ -87,36 +87,48 @@ static void get_pin_status(const ukt_state *st, uk_buf *r)
 	uk_tlv_put(r, 0x83, lens, sizeof(lens));
 }
 
-/* { 80 01 alg, 7F49 { 86 41 point } } */
+/* { 80 01 alg, 7F49 { 86 41 point } }, built inside out so every length comes from the
+ * bytes actually written. */
 static void put_pair_info(uk_buf *r, unsigned tag, const ukt_keypair *k)
 {
+	uk_buf point, pair;
+
 	if (!k->present)
 		return;
-	uk_tlv_put_header(r, tag, 3 + 3 + 2 + sizeof(k->pub));
-	uk_tlv_put(r, 0x80, &k->alg, 1);
-	uk_tlv_put_header(r, 0x7F49, 2 + sizeof(k->pub));
-	uk_tlv_put(r, 0x86, k->pub, sizeof(k->pub));
+	uk_buf_init(&point, 0, 0);
+	uk_buf_init(&pair, 0, 0);
+	uk_tlv_put(&point, 0x86, k->pub, sizeof(k->pub));
+	uk_tlv_put(&pair, 0x80, &k->alg, 1);
+	uk_tlv_put(&pair, 0x7F49, point.data, point.len);
+	if (point.failed || pair.failed)
+		r->failed = 1;
+	else
+		uk_tlv_put(r, tag, pair.data, pair.len);
+	uk_buf_free(&point);
+	uk_buf_free(&pair);
 }
 
 /* GET DATA 01/02: one A0 template per container. */
 static void get_containers(const ukt_state *st, uk_buf *r)
 {
 	const ukt_container *c;
-	size_t len;
+	uk_buf tpl;
 	uint8_t i;
 
 	for (i = 0; i < UKT_MAX_CONTAINERS; i++) {
 		c = &st->cont[i];
 		if (!c->present)
 			continue;
-		len = 3 + 2 + c->name_len;
-		len += c->pair[0].present ? 3 + 3 + 3 + 2 + sizeof(c->pair[0].pub) : 0;
-		len += c->pair[1].present ? 3 + 3 + 3 + 2 + sizeof(c->pair[1].pub) : 0;
-		uk_tlv_put_header(r, 0xA0, len);
-		uk_tlv_put(r, 0x80, &i, 1);
-		uk_tlv_put(r, 0x81, c->name, c->name_len);
-		put_pair_info(r, 0xA4, &c->pair[0]);
-		put_pair_info(r, 0xA5, &c->pair[1]);
+		uk_buf_init(&tpl, 0, 0);
+		uk_tlv_put(&tpl, 0x80, &i, 1);
+		uk_tlv_put(&tpl, 0x81, c->name, c->name_len);
+		put_pair_info(&tpl, 0xA4, &c->pair[0]);
+		put_pair_info(&tpl, 0xA5, &c->pair[1]);
+		if (tpl.failed)
+			r->failed = 1;
+		else
+			uk_tlv_put(r, 0xA0, tpl.data, tpl.len);
+		uk_buf_free(&tpl);
 	}
 }
 

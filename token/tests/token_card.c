@@ -154,6 +154,26 @@ static void test_containers(void)
 	UK_CHECK_MEM(f.value, "first", 5);
 }
 
+/* 1 when buf is a sequence of A0 templates, each exactly covered by its inner TLVs. */
+static int containers_well_formed(const uint8_t *buf, size_t len)
+{
+	const uint8_t *p = buf, *q;
+	uk_tlv t, in;
+	int r, n = 0;
+
+	while ((r = uk_tlv_next(&p, buf + len, &t)) == 1) {
+		if (t.tag != 0xA0)
+			return 0;
+		q = t.value;
+		while ((r = uk_tlv_next(&q, t.value + t.len, &in)) == 1)
+			;
+		if (r != 0 || q != t.value + t.len)
+			return 0;
+		n++;
+	}
+	return r == 0 && p == buf + len && n > 0;
+}
+
 static void test_generate_and_sign(void)
 {
 	uint8_t pub[65], pub2[65], e[32], sig[64];
@@ -184,7 +204,13 @@ static void test_generate_and_sign(void)
 	UK_CHECK_EQ(ukt_host_hex(&h, "00CA0102000000"), 0x9000);
 	UK_CHECK(h.rlen > 256);
 	UK_CHECK_EQ(uk_tlv_find(h.resp, h.rlen, 0xA0, &t), 1);
+	/* the answer is a sequence of A0 templates whose lengths add up exactly */
+	UK_CHECK_EQ(containers_well_formed(h.resp, h.rlen), 1);
 	UK_CHECK_EQ(uk_tlv_find(t.value, t.len, 0xA4, &a), 1);
+	UK_CHECK(a.value + a.len <= t.value + t.len);
+	UK_CHECK_EQ(uk_tlv_find(a.value, a.len, 0x80, &k), 1);
+	UK_CHECK_EQ(uk_tlv_find(a.value, a.len, 0x7F49, &k), 1);
+	UK_CHECK(k.value + k.len == a.value + a.len);
 	UK_CHECK_EQ(uk_tlv_find(a.value, a.len, 0x7F49, &k), 1);
 	UK_CHECK_EQ(uk_tlv_find(k.value, k.len, 0x86, &k), 1);
 	UK_CHECK_MEM(k.value, pub, 65);

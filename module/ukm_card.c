@@ -1,0 +1,399 @@
+/* ukey module: the card connection, APDU exchange, the status word table and the card cache
+ * (GET DATA 00 device information, 01 PIN status, 02 containers; docs/apdu.md).
+ *
+ * The cache lives as long as the card stays in the reader (same pcsc-lite event counter);
+ * the module's own writes and failed logins refresh the parts they change. */
+#include <string.h>
+
+#include "uk_apdu.h"
+#include "uk_log.h"
+#include "uk_tlv.h"
+#include "uk_wipe.h"
+#include "ukm.h"
+
+static const uint8_t ukm_aid[] = { 0xF0, 0x75, 0x6B, 0x65, 0x79, 0x01 };
+
+/* Status words of docs/apdu.md -> CK_RV: the only place this mapping is made. */
+static const struct {
+	uint16_t sw, mask;
+	CK_RV rv;
+} ukm_sw_map[] = {
+	{ UK_SW_OK, 0xFFFF, CKR_OK },
+	{ UK_SW_TRIES_LEFT, 0xFFF0, CKR_PIN_INCORRECT },        /* 63Cx */
+	{ UK_SW_AUTH_BLOCKED, 0xFFFF, CKR_PIN_LOCKED },         /* 6983 */
+	{ UK_SW_SECURITY_STATUS, 0xFFFF, CKR_USER_NOT_LOGGED_IN }, /* 6982 */
+	/* 6988: unknown/evicted secure session or refused MAC: the login it carried is gone */
+	{ UK_SW_SM_INCORRECT, 0xFFFF, CKR_USER_NOT_LOGGED_IN },
+	{ UK_SW_MEMORY_FAILURE, 0xFFFF, CKR_DEVICE_MEMORY },
+	{ UK_SW_NO_SPACE, 0xFFFF, CKR_DEVICE_MEMORY },
+	{ UK_SW_WRONG_DATA, 0xFFFF, CKR_DATA_INVALID },
+	{ UK_SW_REF_NOT_FOUND, 0xFFFF, CKR_KEY_HANDLE_INVALID },
+	{ UK_SW_ALREADY_EXISTS, 0xFFFF, CKR_FUNCTION_FAILED },
+	{ UK_SW_NOT_FOUND, 0xFFFF, CKR_TOKEN_NOT_RECOGNIZED },
+	{ UK_SW_WRONG_LENGTH, 0xFFFF, CKR_DEVICE_ERROR },
+	{ UK_SW_SM_MISSING, 0xFFFF, CKR_DEVICE_ERROR },
+	{ UK_SW_CONDITIONS, 0xFFFF, CKR_DEVICE_ERROR },
+};
+
+CK_RV ukm_sw_to_rv(uint16_t sw)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ukm_sw_map) / sizeof(ukm_sw_map[0]); i++)
+		if ((sw & ukm_sw_map[i].mask) == ukm_sw_map[i].sw)
+			return ukm_sw_map[i].rv;
+	return CKR_DEVICE_ERROR;
+}
+
+void ukm_rapdu_wipe(ukm_rapdu *r)
+{
+	uk_wipe(r->data, r->len + 2 <= sizeof(r->data) ? r->len + 2 : sizeof(r->data));
+	r->len = 0;
+	r->sw = 0;
+}
+
+/* One SCardTransmit; 61xx answers are collected with GET RESPONSE (ISO 7816-4 §7.1.3,
+ * needed on T=0 readers). Returns the PC/SC code. */
+static LONG ukm_card_xfer(ukm_slot *s, const uint8_t *apdu, size_t len, ukm_rapdu *r)
+{
+	const SCARD_IO_REQUEST *pci = s->protocol == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 :
+	                                                                 SCARD_PCI_T1;
+	uint8_t getresp[5] = { 0x00, 0xC0, 0x00, 0x00, 0x00 };
+	DWORD rlen;
+	LONG rc;
+
+	r->len = 0;
+	for (;;) {
+		rlen = (DWORD)(sizeof(r->data) - r->len);
+		rc = SCardTransmit(s->card, pci, apdu, (DWORD)len, NULL, r->data + r->len, &rlen);
+		if (rc != SCARD_S_SUCCESS)
+			return rc;
+		if (rlen < 2)
+			return SCARD_F_UNKNOWN_ERROR;
+		r->len += rlen - 2;
+		r->sw = uk_get_u16(r->data + r->len);
+		if ((r->sw & 0xFF00) != UK_SW_BYTES_REMAINING || r->len + 258 > sizeof(r->data))
+			return SCARD_S_SUCCESS;
+		getresp[4] = (uint8_t)r->sw;
+		apdu = getresp;
+		len = sizeof(getresp);
+	}
+}
+
+/* ISO 7816-4 §11.1.1 SELECT by AID; 6A82 means this is not a ukey card. */
+static CK_RV ukm_card_select(ukm_slot *s)
+{
+	static ukm_rapdu resp;          /* 64 KiB; the library lock serialises its use */
+	uint8_t apdu[5 + sizeof(ukm_aid) + 1] = { 0x00, 0xA4, 0x04, 0x00, sizeof(ukm_aid) };
+	ukm_rapdu *r = &resp;
+	CK_RV rv;
+	LONG rc;
+
+	memcpy(apdu + 5, ukm_aid, sizeof(ukm_aid));
+	rc = ukm_card_xfer(s, apdu, sizeof(apdu), r);
+	if (rc != SCARD_S_SUCCESS) {
+		rv = CKR_DEVICE_ERROR;
+		goto out;
+	}
+	if (r->sw != UK_SW_OK) {
+		s->not_ukey = 1;
+		rv = CKR_TOKEN_NOT_RECOGNIZED;
+		goto out;
+	}
+	s->selected = 1;
+	rv = CKR_OK;
+out:
+	ukm_rapdu_wipe(r);
+	return rv;
+}
+
+static CK_RV ukm_card_connect(ukm_slot *s)
+{
+	LONG rc;
+
+	rc = SCardConnect(ukm_pcsc_context(), s->reader, SCARD_SHARE_SHARED,
+	                  SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, &s->card, &s->protocol);
+	if (rc == SCARD_E_NO_SMARTCARD || rc == SCARD_W_REMOVED_CARD)
+		return CKR_TOKEN_NOT_PRESENT;
+	if (rc != SCARD_S_SUCCESS) {
+		uk_log(UK_LOG_ERROR, "module", "SCardConnect: 0x%lx", (unsigned long)rc);
+		return CKR_DEVICE_ERROR;
+	}
+	s->connected = 1;
+	s->selected = 0;
+	/* A fresh connection may follow a power-down: no secure session survives that. */
+	ukm_secure_drop(s);
+	return CKR_OK;
+}
+
+CK_RV ukm_card_open(ukm_slot *s)
+{
+	CK_RV rv;
+
+	if (!s->listed || !s->card_present)
+		return CKR_TOKEN_NOT_PRESENT;
+	if (s->not_ukey)
+		return CKR_TOKEN_NOT_RECOGNIZED;
+	if (!s->connected && (rv = ukm_card_connect(s)) != CKR_OK)
+		return rv;
+	if (!s->selected && (rv = ukm_card_select(s)) != CKR_OK) {
+		ukm_card_idle(s);
+		return rv;
+	}
+	return CKR_OK;
+}
+
+void ukm_card_idle(ukm_slot *s)
+{
+	if (!s->connected || s->session_count > 0)
+		return;
+	SCardDisconnect(s->card, SCARD_LEAVE_CARD);
+	s->connected = 0;
+	s->selected = 0;
+	ukm_secure_drop(s);
+}
+
+void ukm_card_forget(ukm_slot *s, int talk)
+{
+	if (s->connected && talk)
+		SCardDisconnect(s->card, SCARD_LEAVE_CARD);
+	s->connected = 0;
+	s->selected = 0;
+	ukm_secure_drop(s);
+	uk_wipe(&s->cache, sizeof(s->cache));
+}
+
+/* Another client reset the card (ISO 7816-3 warm reset): the application is deselected
+ * and every secure session, hence our login, is gone; the card itself is the same. */
+static void ukm_card_was_reset(ukm_slot *s)
+{
+	DWORD proto;
+
+	if (SCardReconnect(s->card, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0,
+	                   SCARD_LEAVE_CARD, &proto) == SCARD_S_SUCCESS) {
+		s->protocol = proto;
+	} else {
+		SCardDisconnect(s->card, SCARD_LEAVE_CARD);
+		s->connected = 0;
+	}
+	s->selected = 0;
+	ukm_secure_drop(s);
+	s->cache.have_pins = 0;
+}
+
+CK_RV ukm_card_transmit(ukm_slot *s, const uint8_t *apdu, size_t len, int secured,
+                        ukm_rapdu *r)
+{
+	CK_RV rv;
+	LONG rc;
+	int attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((rv = ukm_card_open(s)) != CKR_OK)
+			return rv;
+		uk_log_apdu(UK_LOG_DEBUG, "module", ">>", apdu, len);
+		rc = ukm_card_xfer(s, apdu, len, r);
+		if (rc == SCARD_S_SUCCESS) {
+			uk_log(UK_LOG_DEBUG, "module", "<< SW %04X (%zu bytes)", r->sw, r->len);
+			return CKR_OK;
+		}
+		if (rc == SCARD_W_RESET_CARD) {
+			ukm_card_was_reset(s);
+			if (secured)
+				return CKR_USER_NOT_LOGGED_IN;
+			continue;
+		}
+		if (rc == SCARD_W_REMOVED_CARD || rc == SCARD_E_NO_SMARTCARD) {
+			ukm_session_close_slot(s, 0);
+			ukm_card_forget(s, 1);
+			s->card_present = 0;
+			s->epoch++;
+			return CKR_DEVICE_REMOVED;
+		}
+		uk_log(UK_LOG_ERROR, "module", "SCardTransmit: 0x%lx", (unsigned long)rc);
+		return CKR_DEVICE_ERROR;
+	}
+	return CKR_DEVICE_ERROR;
+}
+
+CK_RV ukm_card_command(ukm_slot *s, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
+                       const uint8_t *data, size_t n, int want_le, ukm_rapdu *r)
+{
+	uk_apdu a = { .cla = cla, .ins = ins, .p1 = p1, .p2 = p2, .data = data, .lc = n };
+	uk_buf raw;
+	CK_RV rv;
+
+	uk_buf_init(&raw, UK_APDU_MAX_RAW, 1);
+	if (want_le > 0) {
+		a.has_le = 1;
+		a.le = (size_t)want_le;
+	}
+	if (uk_apdu_encode(&a, &raw) != 0) {
+		rv = CKR_GENERAL_ERROR;
+		goto out;
+	}
+	rv = ukm_card_transmit(s, raw.data, raw.len, (cla & UK_SM_CLA_BIT) != 0, r);
+out:
+	uk_buf_free(&raw);
+	return rv;
+}
+
+/* ---- GET DATA parsers (docs/apdu.md "GET DATA") ---- */
+
+static void ukm_copy_text(char *dst, size_t cap, const uk_tlv *t)
+{
+	size_t n = t->len < cap - 1 ? t->len : cap - 1;
+
+	memcpy(dst, t->value, n);
+	dst[n] = '\0';
+}
+
+int ukm_parse_devinfo(const uint8_t *p, size_t n, ukm_card_cache *c)
+{
+	const uint8_t *end = p + n;
+	uk_tlv t;
+	int r;
+
+	while ((r = uk_tlv_next(&p, end, &t)) == 1) {
+		if (t.tag == 0x80 && t.len == 20)
+			ukm_copy_text(c->serial, sizeof(c->serial), &t);
+		else if (t.tag == 0x81)
+			ukm_copy_text(c->label, sizeof(c->label), &t);
+		else if (t.tag == 0x82 && t.len == 1)
+			c->zone = t.value[0];
+		else if (t.tag == 0x83)
+			ukm_copy_text(c->manufacturer, sizeof(c->manufacturer), &t);
+		else if (t.tag == 0x84)
+			ukm_copy_text(c->model, sizeof(c->model), &t);
+		else if (t.tag == 0x85 && t.len == 2) {
+			c->fw_major = t.value[0];
+			c->fw_minor = t.value[1];
+		} else if (t.tag == 0x86 && t.len == 4)
+			c->free_space = uk_get_u32(t.value);
+	}
+	if (r < 0 || c->serial[0] == '\0')
+		return -1;
+	c->have_info = 1;
+	return 0;
+}
+
+int ukm_parse_pins(const uint8_t *p, size_t n, ukm_card_cache *c)
+{
+	uk_tlv u, so;
+
+	if (uk_tlv_find(p, n, 0x81, &u) != 1 || u.len != 3 ||
+	    uk_tlv_find(p, n, 0x82, &so) != 1 || so.len != 3)
+		return -1;
+	c->user.tries = u.value[0];
+	c->user.max = u.value[1];
+	c->user.flags = u.value[2];
+	c->so.tries = so.value[0];
+	c->so.max = so.value[1];
+	c->so.flags = so.value[2];
+	c->have_pins = 1;
+	return 0;
+}
+
+/* A4/A5 { 80 01 <alg>, 7F49 { 86 <point> } } */
+static int ukm_parse_keypair(const uk_tlv *t, ukm_keypair *kp)
+{
+	uk_tlv alg, pk, pt;
+
+	if (uk_tlv_find(t->value, t->len, 0x80, &alg) != 1 || alg.len != 1 ||
+	    uk_tlv_find(t->value, t->len, 0x7F49, &pk) != 1 ||
+	    uk_tlv_find(pk.value, pk.len, 0x86, &pt) != 1 || pt.len != UK_SM2_POINT_LEN)
+		return -1;
+	kp->present = 1;
+	kp->alg = alg.value[0];
+	memcpy(kp->point, pt.value, UK_SM2_POINT_LEN);
+	return 0;
+}
+
+static int ukm_parse_container(const uk_tlv *a0, ukm_card_cache *c)
+{
+	ukm_container tmp, *ct;
+	uk_tlv idx, name, kp;
+
+	memset(&tmp, 0, sizeof(tmp));
+	if (uk_tlv_find(a0->value, a0->len, 0x80, &idx) != 1 || idx.len != 1 ||
+	    idx.value[0] >= UKM_MAX_CONTAINERS ||
+	    uk_tlv_find(a0->value, a0->len, 0x81, &name) != 1 || name.len == 0 ||
+	    name.len > UKM_NAME_MAX)
+		return -1;
+	tmp.present = 1;
+	tmp.index = idx.value[0];
+	memcpy(tmp.name, name.value, name.len);
+	tmp.name_len = name.len;
+	/* Only SM2 pairs are exposed by this milestone; other algorithms stay hidden. */
+	if (uk_tlv_find(a0->value, a0->len, 0xA4, &kp) == 1 &&
+	    ukm_parse_keypair(&kp, &tmp.pair[0]) != 0)
+		return -1;
+	if (uk_tlv_find(a0->value, a0->len, 0xA5, &kp) == 1 &&
+	    ukm_parse_keypair(&kp, &tmp.pair[1]) != 0)
+		return -1;
+	ct = &c->cont[tmp.index];
+	*ct = tmp;
+	return 0;
+}
+
+int ukm_parse_containers(const uint8_t *p, size_t n, ukm_card_cache *c)
+{
+	const uint8_t *end = p + n;
+	uk_tlv t;
+	int r;
+
+	memset(c->cont, 0, sizeof(c->cont));
+	while ((r = uk_tlv_next(&p, end, &t)) == 1)
+		if (t.tag == 0xA0 && ukm_parse_container(&t, c) != 0)
+			return -1;
+	if (r < 0)
+		return -1;
+	c->have_containers = 1;
+	return 0;
+}
+
+/* ---- loading the cache ---- */
+
+static CK_RV ukm_card_get_data(ukm_slot *s, uint8_t p2,
+                               int (*parse)(const uint8_t *, size_t, ukm_card_cache *))
+{
+	static ukm_rapdu r;             /* 64 KiB; the library lock serialises its use */
+	CK_RV rv;
+
+	rv = ukm_card_command(s, 0x00, 0xCA, 0x01, p2, NULL, 0, p2 == 0x02 ? 65536 : 256, &r);
+	if (rv != CKR_OK)
+		goto out;
+	if (r.sw != UK_SW_OK) {
+		rv = ukm_sw_to_rv(r.sw);
+		goto out;
+	}
+	if (parse(r.data, r.len, &s->cache) != 0)
+		rv = CKR_DEVICE_ERROR;
+out:
+	ukm_rapdu_wipe(&r);
+	return rv;
+}
+
+CK_RV ukm_card_load_pins(ukm_slot *s)
+{
+	return ukm_card_get_data(s, 0x01, ukm_parse_pins);
+}
+
+CK_RV ukm_card_load_containers(ukm_slot *s)
+{
+	return ukm_card_get_data(s, 0x02, ukm_parse_containers);
+}
+
+CK_RV ukm_card_load(ukm_slot *s)
+{
+	CK_RV rv = CKR_OK;
+
+	if (!s->cache.have_info)
+		rv = ukm_card_get_data(s, 0x00, ukm_parse_devinfo);
+	if (rv == CKR_OK && !s->cache.have_pins)
+		rv = ukm_card_load_pins(s);
+	if (rv == CKR_OK && !s->cache.have_containers)
+		rv = ukm_card_load_containers(s);
+	ukm_card_idle(s);
+	return rv;
+}

@@ -1,0 +1,352 @@
+/* ukey module: cryptographic entry points (PKCS#11 2.40 §5.8-§5.13).
+ *
+ * Signing (§5.11) and verification (§5.12) with CKM_UKEY_SM2 / CKM_UKEY_SM2_SM3 are
+ * implemented; encryption, decryption, digesting and the dual functions have no mechanism
+ * in this milestone: their Init answers CKR_MECHANISM_INVALID and the continuation
+ * functions CKR_OPERATION_NOT_INITIALIZED, which is what the spec says for that state. */
+#include "ukm.h"
+
+/* Lock and resolve a session; unlocks on failure. */
+static CK_RV ukm_enter(CK_SESSION_HANDLE h, ukm_session **ss, ukm_slot **s)
+{
+	CK_RV rv;
+
+	if ((rv = ukm_lib_lock()) != CKR_OK)
+		return rv;
+	if ((rv = ukm_session_get(h, ss, s)) != CKR_OK)
+		ukm_lib_unlock();
+	return rv;
+}
+
+static CK_RV ukm_no_mech_init(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m)
+{
+	return ukm_entry_session_only(h, m == NULL ? CKR_ARGUMENTS_BAD : CKR_MECHANISM_INVALID);
+}
+
+static CK_RV ukm_no_op(CK_SESSION_HANDLE h)
+{
+	return ukm_entry_session_only(h, CKR_OPERATION_NOT_INITIALIZED);
+}
+
+/* §5.8.1 C_EncryptInit. */
+CK_RV C_EncryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+{
+	(void)hKey;
+	return ukm_no_mech_init(hSession, pMechanism);
+}
+
+/* §5.8.2 C_Encrypt. */
+CK_RV C_Encrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
+                CK_BYTE_PTR pEncryptedData, CK_ULONG_PTR pulEncryptedDataLen)
+{
+	(void)pData, (void)ulDataLen, (void)pEncryptedData, (void)pulEncryptedDataLen;
+	return ukm_no_op(hSession);
+}
+
+/* §5.8.3 C_EncryptUpdate. */
+CK_RV C_EncryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen,
+                      CK_BYTE_PTR pEncryptedPart, CK_ULONG_PTR pulEncryptedPartLen)
+{
+	(void)pPart, (void)ulPartLen, (void)pEncryptedPart, (void)pulEncryptedPartLen;
+	return ukm_no_op(hSession);
+}
+
+/* §5.8.4 C_EncryptFinal. */
+CK_RV C_EncryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastEncryptedPart,
+                     CK_ULONG_PTR pulLastEncryptedPartLen)
+{
+	(void)pLastEncryptedPart, (void)pulLastEncryptedPartLen;
+	return ukm_no_op(hSession);
+}
+
+/* §5.9.1 C_DecryptInit. */
+CK_RV C_DecryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+{
+	(void)hKey;
+	return ukm_no_mech_init(hSession, pMechanism);
+}
+
+/* §5.9.2 C_Decrypt. */
+CK_RV C_Decrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedData, CK_ULONG ulEncryptedDataLen,
+                CK_BYTE_PTR pData, CK_ULONG_PTR pulDataLen)
+{
+	(void)pEncryptedData, (void)ulEncryptedDataLen, (void)pData, (void)pulDataLen;
+	return ukm_no_op(hSession);
+}
+
+/* §5.9.3 C_DecryptUpdate. */
+CK_RV C_DecryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPart,
+                      CK_ULONG ulEncryptedPartLen, CK_BYTE_PTR pPart, CK_ULONG_PTR pulPartLen)
+{
+	(void)pEncryptedPart, (void)ulEncryptedPartLen, (void)pPart, (void)pulPartLen;
+	return ukm_no_op(hSession);
+}
+
+/* §5.9.4 C_DecryptFinal. */
+CK_RV C_DecryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastPart, CK_ULONG_PTR pulLastPartLen)
+{
+	(void)pLastPart, (void)pulLastPartLen;
+	return ukm_no_op(hSession);
+}
+
+/* §5.10.1 C_DigestInit: CKM_UKEY_SM3 comes with a later milestone. */
+CK_RV C_DigestInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism)
+{
+	return ukm_no_mech_init(hSession, pMechanism);
+}
+
+/* §5.10.2 C_Digest. */
+CK_RV C_Digest(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
+               CK_BYTE_PTR pDigest, CK_ULONG_PTR pulDigestLen)
+{
+	(void)pData, (void)ulDataLen, (void)pDigest, (void)pulDigestLen;
+	return ukm_no_op(hSession);
+}
+
+/* §5.10.3 C_DigestUpdate. */
+CK_RV C_DigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
+{
+	(void)pPart, (void)ulPartLen;
+	return ukm_no_op(hSession);
+}
+
+/* §5.10.4 C_DigestKey. */
+CK_RV C_DigestKey(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hKey)
+{
+	(void)hKey;
+	return ukm_no_op(hSession);
+}
+
+/* §5.10.5 C_DigestFinal. */
+CK_RV C_DigestFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pDigest, CK_ULONG_PTR pulDigestLen)
+{
+	(void)pDigest, (void)pulDigestLen;
+	return ukm_no_op(hSession);
+}
+
+/* ---- signing (§5.11) and verification (§5.12) ---- */
+
+static CK_RV ukm_op_init(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key,
+                         int verify)
+{
+	ukm_session *ss;
+	ukm_sign_op *op;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(h, &ss, &s)) != CKR_OK)
+		return rv;
+	op = verify ? &ss->verify : &ss->sign;
+	if (m == NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	else if (op->active)
+		rv = CKR_OPERATION_ACTIVE;
+	else if ((rv = ukm_card_load(s)) == CKR_OK)
+		rv = ukm_sign_init(s, op, verify, m, key);
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* Feed data to an active operation; an error ends it (§5.11.3). */
+static CK_RV ukm_op_update(CK_SESSION_HANDLE h, const uint8_t *p, CK_ULONG n, int verify)
+{
+	ukm_session *ss;
+	ukm_sign_op *op;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(h, &ss, &s)) != CKR_OK)
+		return rv;
+	op = verify ? &ss->verify : &ss->sign;
+	if (!op->active)
+		rv = CKR_OPERATION_NOT_INITIALIZED;
+	else if (p == NULL && n > 0)
+		rv = CKR_ARGUMENTS_BAD;
+	else
+		rv = ukm_sign_update(op, p, n);
+	if (rv != CKR_OK && rv != CKR_OPERATION_NOT_INITIALIZED)
+		ukm_sign_op_clear(op);
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* Single-part C_Sign or C_SignFinal; a length query neither consumes data nor ends it. */
+static CK_RV ukm_sign_finish(CK_SESSION_HANDLE h, const uint8_t *data, CK_ULONG n, int single,
+                             CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
+{
+	ukm_session *ss;
+	ukm_slot *s;
+	int keep = 0;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(h, &ss, &s)) != CKR_OK)
+		return rv;
+	if (!ss->sign.active) {
+		rv = CKR_OPERATION_NOT_INITIALIZED;
+		goto out;
+	}
+	if (sig_len == NULL || (single && data == NULL && n > 0)) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto end;
+	}
+	if (single && ss->sign.multipart) {
+		rv = CKR_OPERATION_ACTIVE;      /* C_Sign cannot finish a multi-part operation */
+		goto out;
+	}
+	if (single && sig != NULL && *sig_len >= UK_SM2_SIG_LEN &&
+	    (rv = ukm_sign_update(&ss->sign, data, n)) != CKR_OK)
+		goto end;
+	rv = ukm_sign_final(s, &ss->sign, sig, sig_len, &keep);
+	if (keep)
+		goto out;
+end:
+	ukm_sign_op_clear(&ss->sign);
+out:
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* §5.11.1 C_SignInit. */
+CK_RV C_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+{
+	return ukm_op_init(hSession, pMechanism, hKey, 0);
+}
+
+/* §5.11.2 C_Sign: one secured PSO CDS APDU. */
+CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
+             CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen)
+{
+	return ukm_sign_finish(hSession, pData, ulDataLen, 1, pSignature, pulSignatureLen);
+}
+
+/* §5.11.3 C_SignUpdate. */
+CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
+{
+	return ukm_op_update(hSession, pPart, ulPartLen, 0);
+}
+
+/* §5.11.4 C_SignFinal. */
+CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen)
+{
+	return ukm_sign_finish(hSession, NULL, 0, 0, pSignature, pulSignatureLen);
+}
+
+/* §5.11.5 C_SignRecoverInit: no mechanism with recovery. */
+CK_RV C_SignRecoverInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                        CK_OBJECT_HANDLE hKey)
+{
+	(void)hKey;
+	return ukm_no_mech_init(hSession, pMechanism);
+}
+
+/* §5.11.6 C_SignRecover. */
+CK_RV C_SignRecover(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
+                    CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen)
+{
+	(void)pData, (void)ulDataLen, (void)pSignature, (void)pulSignatureLen;
+	return ukm_no_op(hSession);
+}
+
+/* Single-part C_Verify or C_VerifyFinal: always ends the operation (§5.12.2). */
+static CK_RV ukm_verify_finish(CK_SESSION_HANDLE h, const uint8_t *data, CK_ULONG n, int single,
+                               const uint8_t *sig, CK_ULONG sig_len)
+{
+	ukm_session *ss;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(h, &ss, &s)) != CKR_OK)
+		return rv;
+	if (!ss->verify.active) {
+		rv = CKR_OPERATION_NOT_INITIALIZED;
+		goto out;
+	}
+	if (sig == NULL || (single && data == NULL && n > 0))
+		rv = CKR_ARGUMENTS_BAD;
+	else if (single && ss->verify.multipart)
+		rv = CKR_OPERATION_ACTIVE;
+	else {
+		if (single)
+			rv = ukm_sign_update(&ss->verify, data, n);
+		if (rv == CKR_OK)
+			rv = ukm_verify_final(&ss->verify, sig, sig_len);
+	}
+	if (rv != CKR_OPERATION_ACTIVE)
+		ukm_sign_op_clear(&ss->verify);
+out:
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* §5.12.1 C_VerifyInit: verification runs on the host (no APDU). */
+CK_RV C_VerifyInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+{
+	return ukm_op_init(hSession, pMechanism, hKey, 1);
+}
+
+/* §5.12.2 C_Verify. */
+CK_RV C_Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
+               CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen)
+{
+	return ukm_verify_finish(hSession, pData, ulDataLen, 1, pSignature, ulSignatureLen);
+}
+
+/* §5.12.3 C_VerifyUpdate. */
+CK_RV C_VerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
+{
+	return ukm_op_update(hSession, pPart, ulPartLen, 1);
+}
+
+/* §5.12.4 C_VerifyFinal. */
+CK_RV C_VerifyFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen)
+{
+	return ukm_verify_finish(hSession, NULL, 0, 0, pSignature, ulSignatureLen);
+}
+
+/* §5.12.5 C_VerifyRecoverInit: no mechanism with recovery. */
+CK_RV C_VerifyRecoverInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                          CK_OBJECT_HANDLE hKey)
+{
+	(void)hKey;
+	return ukm_no_mech_init(hSession, pMechanism);
+}
+
+/* §5.12.6 C_VerifyRecover. */
+CK_RV C_VerifyRecover(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen,
+                      CK_BYTE_PTR pData, CK_ULONG_PTR pulDataLen)
+{
+	(void)pSignature, (void)ulSignatureLen, (void)pData, (void)pulDataLen;
+	return ukm_no_op(hSession);
+}
+
+/* §5.13.1 C_DigestEncryptUpdate: needs active digest and encryption operations. */
+CK_RV C_DigestEncryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen,
+                            CK_BYTE_PTR pEncryptedPart, CK_ULONG_PTR pulEncryptedPartLen)
+{
+	(void)pPart, (void)ulPartLen, (void)pEncryptedPart, (void)pulEncryptedPartLen;
+	return ukm_no_op(hSession);
+}
+
+/* §5.13.2 C_DecryptDigestUpdate. */
+CK_RV C_DecryptDigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPart,
+                            CK_ULONG ulEncryptedPartLen, CK_BYTE_PTR pPart, CK_ULONG_PTR pulPartLen)
+{
+	(void)pEncryptedPart, (void)ulEncryptedPartLen, (void)pPart, (void)pulPartLen;
+	return ukm_no_op(hSession);
+}
+
+/* §5.13.3 C_SignEncryptUpdate: needs an active encryption operation, which cannot exist. */
+CK_RV C_SignEncryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen,
+                          CK_BYTE_PTR pEncryptedPart, CK_ULONG_PTR pulEncryptedPartLen)
+{
+	(void)pPart, (void)ulPartLen, (void)pEncryptedPart, (void)pulEncryptedPartLen;
+	return ukm_no_op(hSession);
+}
+
+/* §5.13.4 C_DecryptVerifyUpdate. */
+CK_RV C_DecryptVerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPart,
+                            CK_ULONG ulEncryptedPartLen, CK_BYTE_PTR pPart, CK_ULONG_PTR pulPartLen)
+{
+	(void)pEncryptedPart, (void)ulEncryptedPartLen, (void)pPart, (void)pulPartLen;
+	return ukm_no_op(hSession);
+}

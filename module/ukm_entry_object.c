@@ -1,0 +1,275 @@
+/* ukey module: object management (PKCS#11 2.40 §5.7), key management (§5.14) and random
+ * number generation (§5.15) entry points. */
+#include <string.h>
+
+#include "ukm.h"
+
+/* Lock and resolve a session whose token cache is loaded. Unlocks on failure. */
+static CK_RV ukm_enter(CK_SESSION_HANDLE h, ukm_session **ss, ukm_slot **s)
+{
+	CK_RV rv;
+
+	if ((rv = ukm_lib_lock()) != CKR_OK)
+		return rv;
+	if ((rv = ukm_session_get(h, ss, s)) == CKR_OK)
+		rv = ukm_card_load(*s);
+	if (rv != CKR_OK)
+		ukm_lib_unlock();
+	return rv;
+}
+
+/* §5.7.1 C_CreateObject: certificates and imports come with a later milestone. */
+CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
+                     CK_OBJECT_HANDLE_PTR phObject)
+{
+	(void)pTemplate, (void)ulCount, (void)phObject;
+	return ukm_entry_session_only(hSession, CKR_FUNCTION_NOT_SUPPORTED);
+}
+
+/* §5.7.2 C_CopyObject: every object has CKA_COPYABLE FALSE. */
+CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                   CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phNewObject)
+{
+	ukm_session *ss;
+	ukm_object o;
+	ukm_slot *s;
+	CK_RV rv;
+
+	(void)pTemplate, (void)ulCount, (void)phNewObject;
+	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
+		return rv;
+	if ((rv = ukm_object_find(s, hObject, &o)) == CKR_OK)
+		rv = CKR_ACTION_PROHIBITED;
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* §5.7.3 C_DestroyObject: CKA_DESTROYABLE FALSE in this milestone (no DELETE yet). */
+CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
+{
+	ukm_session *ss;
+	ukm_object o;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
+		return rv;
+	if ((rv = ukm_object_find(s, hObject, &o)) == CKR_OK)
+		rv = CKR_ACTION_PROHIBITED;
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* §5.7.4 C_GetObjectSize: the spec allows CK_UNAVAILABLE_INFORMATION. */
+CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ULONG_PTR pulSize)
+{
+	ukm_session *ss;
+	ukm_object o;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
+		return rv;
+	if ((rv = ukm_object_find(s, hObject, &o)) == CKR_OK) {
+		if (pulSize == NULL)
+			rv = CKR_ARGUMENTS_BAD;
+		else
+			*pulSize = CK_UNAVAILABLE_INFORMATION;
+	}
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* §5.7.5 C_GetAttributeValue (semantics in ukm_object_get_attributes). */
+CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                          CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+{
+	ukm_session *ss;
+	ukm_object o;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
+		return rv;
+	if ((rv = ukm_object_find(s, hObject, &o)) != CKR_OK)
+		goto out;
+	if (pTemplate == NULL && ulCount > 0)
+		rv = CKR_ARGUMENTS_BAD;
+	else
+		rv = ukm_object_get_attributes(&o, pTemplate, ulCount);
+out:
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* §5.7.6 C_SetAttributeValue: every object has CKA_MODIFIABLE FALSE. */
+CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                          CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+{
+	ukm_session *ss;
+	ukm_object o;
+	ukm_slot *s;
+	CK_RV rv;
+
+	(void)pTemplate, (void)ulCount;
+	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
+		return rv;
+	if ((rv = ukm_object_find(s, hObject, &o)) == CKR_OK)
+		rv = CKR_ACTION_PROHIBITED;
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* §5.7.7 C_FindObjectsInit: matched against the cache (no APDU once cached). */
+CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+{
+	ukm_session *ss;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
+		return rv;
+	if (pTemplate == NULL && ulCount > 0)
+		rv = CKR_ARGUMENTS_BAD;
+	else if (ss->find.active)
+		rv = CKR_OPERATION_ACTIVE;
+	else {
+		ss->find.n = ukm_object_match(s, pTemplate, ulCount, ss->find.found,
+		                              sizeof(ss->find.found) / sizeof(ss->find.found[0]));
+		ss->find.pos = 0;
+		ss->find.active = 1;
+	}
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* §5.7.8 C_FindObjects. */
+CK_RV C_FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObject,
+                    CK_ULONG ulMaxObjectCount, CK_ULONG_PTR pulObjectCount)
+{
+	ukm_session *ss;
+	ukm_slot *s;
+	CK_ULONG n = 0;
+	CK_RV rv;
+
+	if ((rv = ukm_lib_lock()) != CKR_OK)
+		return rv;
+	if ((rv = ukm_session_get(hSession, &ss, &s)) != CKR_OK)
+		goto out;
+	if (phObject == NULL || pulObjectCount == NULL) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto out;
+	}
+	if (!ss->find.active) {
+		rv = CKR_OPERATION_NOT_INITIALIZED;
+		goto out;
+	}
+	while (n < ulMaxObjectCount && ss->find.pos < ss->find.n)
+		phObject[n++] = ss->find.found[ss->find.pos++];
+	*pulObjectCount = n;
+out:
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* §5.7.9 C_FindObjectsFinal. */
+CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE hSession)
+{
+	ukm_session *ss;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_lib_lock()) != CKR_OK)
+		return rv;
+	if ((rv = ukm_session_get(hSession, &ss, &s)) == CKR_OK) {
+		if (!ss->find.active)
+			rv = CKR_OPERATION_NOT_INITIALIZED;
+		memset(&ss->find, 0, sizeof(ss->find));
+	}
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* §5.14.1 C_GenerateKey: no secret-key mechanism in this milestone. */
+CK_RV C_GenerateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                    CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phKey)
+{
+	(void)pTemplate, (void)ulCount, (void)phKey;
+	return ukm_entry_session_only(hSession, pMechanism == NULL ? CKR_ARGUMENTS_BAD :
+	                                                             CKR_MECHANISM_INVALID);
+}
+
+/* §5.14.2 C_GenerateKeyPair: CKM_EC_KEY_PAIR_GEN on the SM2 curve, in the card. */
+CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                        CK_ATTRIBUTE_PTR pPublicKeyTemplate, CK_ULONG ulPublicKeyAttributeCount,
+                        CK_ATTRIBUTE_PTR pPrivateKeyTemplate, CK_ULONG ulPrivateKeyAttributeCount,
+                        CK_OBJECT_HANDLE_PTR phPublicKey, CK_OBJECT_HANDLE_PTR phPrivateKey)
+{
+	ukm_session *ss;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_lib_lock()) != CKR_OK)
+		return rv;
+	if ((rv = ukm_session_get(hSession, &ss, &s)) != CKR_OK)
+		goto out;
+	if (pMechanism == NULL || phPublicKey == NULL || phPrivateKey == NULL) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto out;
+	}
+	if (!(ss->flags & CKF_RW_SESSION)) {
+		rv = CKR_SESSION_READ_ONLY;
+		goto out;
+	}
+	rv = ukm_keygen(s, pMechanism, pPublicKeyTemplate, ulPublicKeyAttributeCount,
+	                pPrivateKeyTemplate, ulPrivateKeyAttributeCount, phPublicKey, phPrivateKey);
+out:
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* §5.14.3 C_WrapKey: no wrapping mechanism in this milestone. */
+CK_RV C_WrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                CK_OBJECT_HANDLE hWrappingKey, CK_OBJECT_HANDLE hKey, CK_BYTE_PTR pWrappedKey,
+                CK_ULONG_PTR pulWrappedKeyLen)
+{
+	(void)hWrappingKey, (void)hKey, (void)pWrappedKey, (void)pulWrappedKeyLen;
+	return ukm_entry_session_only(hSession, pMechanism == NULL ? CKR_ARGUMENTS_BAD :
+	                                                             CKR_MECHANISM_INVALID);
+}
+
+/* §5.14.4 C_UnwrapKey: the enveloped import comes with a later milestone. */
+CK_RV C_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                  CK_OBJECT_HANDLE hUnwrappingKey, CK_BYTE_PTR pWrappedKey,
+                  CK_ULONG ulWrappedKeyLen, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount,
+                  CK_OBJECT_HANDLE_PTR phKey)
+{
+	(void)hUnwrappingKey, (void)pWrappedKey, (void)ulWrappedKeyLen, (void)pTemplate;
+	(void)ulAttributeCount, (void)phKey;
+	return ukm_entry_session_only(hSession, pMechanism == NULL ? CKR_ARGUMENTS_BAD :
+	                                                             CKR_MECHANISM_INVALID);
+}
+
+/* §5.14.5 C_DeriveKey: no derivation mechanism (CKA_DERIVE FALSE everywhere). */
+CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                  CK_OBJECT_HANDLE hBaseKey, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount,
+                  CK_OBJECT_HANDLE_PTR phKey)
+{
+	(void)hBaseKey, (void)pTemplate, (void)ulAttributeCount, (void)phKey;
+	return ukm_entry_session_only(hSession, pMechanism == NULL ? CKR_ARGUMENTS_BAD :
+	                                                             CKR_MECHANISM_INVALID);
+}
+
+/* §5.15.1 C_SeedRandom: no CKF_RNG in this milestone (GET CHALLENGE is not in profile 1). */
+CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen)
+{
+	(void)pSeed, (void)ulSeedLen;
+	return ukm_entry_session_only(hSession, CKR_RANDOM_NO_RNG);
+}
+
+/* §5.15.2 C_GenerateRandom: no CKF_RNG in this milestone. */
+CK_RV C_GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR RandomData, CK_ULONG ulRandomLen)
+{
+	(void)RandomData, (void)ulRandomLen;
+	return ukm_entry_session_only(hSession, CKR_RANDOM_NO_RNG);
+}

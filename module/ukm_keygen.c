@@ -1,0 +1,253 @@
+/* ukey module: C_GenerateKeyPair with CKM_EC_KEY_PAIR_GEN on the SM2 curve (PKCS#11 2.40
+ * §5.14.2; current mechanisms spec §2.3.5). The container is named by CKA_LABEL; CREATE CONTAINER
+ * (if new) and GENERATE run in one PC/SC transaction so no other client interleaves.
+ * Template attributes not listed in the table below are accepted and ignored (the
+ * object's attributes are fixed by the policy table of ukm_object.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "ukm.h"
+
+struct ukm_keygen_req {
+	int have_params;
+	const char *label;
+	size_t label_len;
+	int want_sign, want_enc, no_sign;
+};
+
+typedef CK_RV (*ukm_tmpl_fn)(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls,
+                             struct ukm_keygen_req *q);
+
+static int ukm_tmpl_bool(const CK_ATTRIBUTE *a, int *v)
+{
+	if (a->pValue == NULL || a->ulValueLen != sizeof(CK_BBOOL))
+		return -1;
+	*v = *(const CK_BBOOL *)a->pValue != CK_FALSE;
+	return 0;
+}
+
+static int ukm_tmpl_ulong(const CK_ATTRIBUTE *a, CK_ULONG *v)
+{
+	if (a->pValue == NULL || a->ulValueLen != sizeof(CK_ULONG))
+		return -1;
+	memcpy(v, a->pValue, sizeof(*v));
+	return 0;
+}
+
+/* CKA_EC_PARAMS: the SM2 namedCurve OID; another well-formed OID is an unsupported curve. */
+static CK_RV ukm_tmpl_params(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls, struct ukm_keygen_req *q)
+{
+	const uint8_t *v = a->pValue;
+
+	(void)cls;
+	if (v == NULL || a->ulValueLen < 2)
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	if (a->ulValueLen == UKEY_SM2_EC_PARAMS_LEN &&
+	    memcmp(v, UKEY_SM2_EC_PARAMS, UKEY_SM2_EC_PARAMS_LEN) == 0) {
+		q->have_params = 1;
+		return CKR_OK;
+	}
+	if (v[0] == 0x06 && v[1] + 2u == a->ulValueLen)
+		return CKR_CURVE_NOT_SUPPORTED;
+	return CKR_ATTRIBUTE_VALUE_INVALID;
+}
+
+static CK_RV ukm_tmpl_label(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls, struct ukm_keygen_req *q)
+{
+	(void)cls;
+	if (a->pValue == NULL || a->ulValueLen == 0 || a->ulValueLen > UKM_NAME_MAX)
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	if (q->label != NULL &&
+	    (q->label_len != a->ulValueLen || memcmp(q->label, a->pValue, q->label_len) != 0))
+		return CKR_TEMPLATE_INCONSISTENT;       /* the pair shares one container name */
+	q->label = a->pValue;
+	q->label_len = a->ulValueLen;
+	return CKR_OK;
+}
+
+static CK_RV ukm_tmpl_class(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls, struct ukm_keygen_req *q)
+{
+	CK_ULONG v;
+
+	(void)q;
+	if (ukm_tmpl_ulong(a, &v) != 0)
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	return v == cls ? CKR_OK : CKR_TEMPLATE_INCONSISTENT;
+}
+
+static CK_RV ukm_tmpl_key_type(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls,
+                               struct ukm_keygen_req *q)
+{
+	CK_ULONG v;
+
+	(void)cls, (void)q;
+	if (ukm_tmpl_ulong(a, &v) != 0)
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	return v == CKK_EC ? CKR_OK : CKR_TEMPLATE_INCONSISTENT;
+}
+
+/* Only token objects: the key lives in the card. */
+static CK_RV ukm_tmpl_token(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls, struct ukm_keygen_req *q)
+{
+	int v;
+
+	(void)cls, (void)q;
+	if (ukm_tmpl_bool(a, &v) != 0 || !v)
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	return CKR_OK;
+}
+
+static CK_RV ukm_tmpl_sign(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls, struct ukm_keygen_req *q)
+{
+	int v;
+
+	(void)cls;
+	if (ukm_tmpl_bool(a, &v) != 0)
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	if (v)
+		q->want_sign = 1;
+	else
+		q->no_sign = 1;
+	return CKR_OK;
+}
+
+static CK_RV ukm_tmpl_enc(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls, struct ukm_keygen_req *q)
+{
+	int v;
+
+	(void)cls;
+	if (ukm_tmpl_bool(a, &v) != 0)
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	if (v)
+		q->want_enc = 1;
+	return CKR_OK;
+}
+
+static const struct {
+	CK_ATTRIBUTE_TYPE type;
+	CK_OBJECT_CLASS cls;            /* which template may carry it */
+	ukm_tmpl_fn fn;
+} ukm_tmpl_rules[] = {
+	{ CKA_EC_PARAMS, CKO_PUBLIC_KEY, ukm_tmpl_params },
+	{ CKA_LABEL, CKO_PUBLIC_KEY, ukm_tmpl_label },
+	{ CKA_LABEL, CKO_PRIVATE_KEY, ukm_tmpl_label },
+	{ CKA_CLASS, CKO_PUBLIC_KEY, ukm_tmpl_class },
+	{ CKA_CLASS, CKO_PRIVATE_KEY, ukm_tmpl_class },
+	{ CKA_KEY_TYPE, CKO_PUBLIC_KEY, ukm_tmpl_key_type },
+	{ CKA_KEY_TYPE, CKO_PRIVATE_KEY, ukm_tmpl_key_type },
+	{ CKA_TOKEN, CKO_PUBLIC_KEY, ukm_tmpl_token },
+	{ CKA_TOKEN, CKO_PRIVATE_KEY, ukm_tmpl_token },
+	{ CKA_VERIFY, CKO_PUBLIC_KEY, ukm_tmpl_sign },
+	{ CKA_SIGN, CKO_PRIVATE_KEY, ukm_tmpl_sign },
+	{ CKA_ENCRYPT, CKO_PUBLIC_KEY, ukm_tmpl_enc },
+	{ CKA_DECRYPT, CKO_PRIVATE_KEY, ukm_tmpl_enc },
+};
+
+static CK_RV ukm_keygen_template(CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_CLASS cls,
+                                 struct ukm_keygen_req *q)
+{
+	CK_ULONG i;
+	size_t j;
+	CK_RV rv;
+
+	if (t == NULL && n > 0)
+		return CKR_ARGUMENTS_BAD;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < sizeof(ukm_tmpl_rules) / sizeof(ukm_tmpl_rules[0]); j++) {
+			if (ukm_tmpl_rules[j].type != t[i].type || ukm_tmpl_rules[j].cls != cls)
+				continue;
+			if ((rv = ukm_tmpl_rules[j].fn(&t[i], cls, q)) != CKR_OK)
+				return rv;
+		}
+	}
+	return CKR_OK;
+}
+
+static int ukm_keygen_find(const ukm_slot *s, const char *name, size_t len)
+{
+	int i;
+
+	for (i = 0; i < UKM_MAX_CONTAINERS; i++)
+		if (s->cache.cont[i].present && s->cache.cont[i].name_len == len &&
+		    memcmp(s->cache.cont[i].name, name, len) == 0)
+			return i;
+	return -1;
+}
+
+/* Default container name "ukey-N", N the first number not already taken. */
+static void ukm_keygen_default_name(const ukm_slot *s, char *buf, size_t cap, size_t *len)
+{
+	int n, w;
+
+	for (n = 0; n < 1000; n++) {
+		w = snprintf(buf, cap, "ukey-%d", n);
+		*len = (size_t)w;
+		if (ukm_keygen_find(s, buf, *len) < 0)
+			return;
+	}
+}
+
+/* CREATE CONTAINER if needed, then GENERATE, inside one SCardBeginTransaction. */
+static CK_RV ukm_keygen_card(ukm_slot *s, const char *name, size_t len, int exist, int usage,
+                             uint8_t *index)
+{
+	uint8_t point[UK_SM2_POINT_LEN];
+	CK_RV rv;
+
+	if ((rv = ukm_card_open(s)) != CKR_OK)
+		return rv;
+	if (SCardBeginTransaction(s->card) != SCARD_S_SUCCESS)
+		return CKR_DEVICE_ERROR;
+	if (exist >= 0)
+		*index = (uint8_t)exist;
+	else
+		rv = ukm_secure_create_container(s, name, len, index);
+	if (rv == CKR_OK)
+		rv = ukm_secure_generate(s, (uint8_t)(*index * 2 + usage), 0x01, point);
+	if (s->connected)
+		SCardEndTransaction(s->card, SCARD_LEAVE_CARD);
+	return rv;
+}
+
+CK_RV ukm_keygen(ukm_slot *s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR pub, CK_ULONG npub,
+                 CK_ATTRIBUTE_PTR priv, CK_ULONG npriv, CK_OBJECT_HANDLE_PTR hpub,
+                 CK_OBJECT_HANDLE_PTR hpriv)
+{
+	struct ukm_keygen_req q = { 0 };
+	char defname[16];
+	uint8_t index = 0;
+	int usage, exist;
+	CK_RV rv;
+
+	if (m->mechanism != CKM_EC_KEY_PAIR_GEN)
+		return CKR_MECHANISM_INVALID;
+	if (m->pParameter != NULL || m->ulParameterLen != 0)
+		return CKR_MECHANISM_PARAM_INVALID;
+	if ((rv = ukm_keygen_template(pub, npub, CKO_PUBLIC_KEY, &q)) != CKR_OK ||
+	    (rv = ukm_keygen_template(priv, npriv, CKO_PRIVATE_KEY, &q)) != CKR_OK)
+		return rv;
+	if (!q.have_params)
+		return CKR_TEMPLATE_INCOMPLETE;
+	if (q.want_sign && q.want_enc)
+		return CKR_TEMPLATE_INCONSISTENT;       /* a container pair does one job */
+	usage = q.want_enc || q.no_sign ? UKM_USAGE_ENC : UKM_USAGE_SIGN;
+	if (s->login != UKM_LOGIN_USER)
+		return CKR_USER_NOT_LOGGED_IN;
+	if ((rv = ukm_card_load(s)) != CKR_OK)
+		return rv;
+	if (q.label == NULL) {
+		ukm_keygen_default_name(s, defname, sizeof(defname), &q.label_len);
+		q.label = defname;
+	}
+	exist = ukm_keygen_find(s, q.label, q.label_len);
+	rv = ukm_keygen_card(s, q.label, q.label_len, exist, usage, &index);
+	/* Our own write: the cached container list is stale whatever happened. */
+	s->cache.have_containers = 0;
+	if (rv != CKR_OK)
+		return rv;
+	if ((rv = ukm_card_load_containers(s)) != CKR_OK)
+		return rv;
+	*hpub = ukm_object_handle(s, index, usage, 0);
+	*hpriv = ukm_object_handle(s, index, usage, 1);
+	return CKR_OK;
+}

@@ -1,0 +1,183 @@
+/* ukey module: sessions (PKCS#11 2.40 §5.6) and the login state they share (§5.6.7, §6.7).
+ *
+ * The login belongs to the token in this process: every session of a slot sees it, and it
+ * ends with the last session, with C_Logout, or with the secure session on the card. */
+#include <stdlib.h>
+
+#include "uk_wipe.h"
+#include "ukm.h"
+
+static ukm_session *g_sessions;
+static CK_SESSION_HANDLE g_next_handle = 1;     /* never reused, not even after C_Finalize */
+
+CK_RV ukm_session_open(ukm_slot *s, CK_FLAGS flags, CK_SESSION_HANDLE *out)
+{
+	ukm_session *ss;
+	CK_RV rv;
+
+	if (!(flags & CKF_SERIAL_SESSION))
+		return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
+	if (!(flags & CKF_RW_SESSION) && s->login == UKM_LOGIN_SO)
+		return CKR_SESSION_READ_WRITE_SO_EXISTS;
+	ss = calloc(1, sizeof(*ss));
+	if (ss == NULL)
+		return CKR_HOST_MEMORY;
+	s->session_count++;             /* keeps the card handle while we load */
+	rv = ukm_card_load(s);
+	if (rv != CKR_OK) {
+		s->session_count--;
+		ukm_card_idle(s);
+		free(ss);
+		return rv;
+	}
+	ss->handle = g_next_handle++;
+	ss->slot = s->id;
+	ss->flags = flags & (CKF_SERIAL_SESSION | CKF_RW_SESSION);
+	if (flags & CKF_RW_SESSION)
+		s->rw_count++;
+	ss->next = g_sessions;
+	g_sessions = ss;
+	*out = ss->handle;
+	return CKR_OK;
+}
+
+CK_RV ukm_session_get(CK_SESSION_HANDLE h, ukm_session **out, ukm_slot **slot)
+{
+	ukm_session *ss;
+
+	for (ss = g_sessions; ss != NULL; ss = ss->next) {
+		if (ss->handle == h) {
+			*out = ss;
+			*slot = ukm_slot_get(ss->slot);
+			return *slot != NULL ? CKR_OK : CKR_SESSION_HANDLE_INVALID;
+		}
+	}
+	return CKR_SESSION_HANDLE_INVALID;
+}
+
+/* The last session of a token closed: log out on the card (§5.6.2: "the user is logged
+ * out"), forget the secure session, let pcscd power the card down. */
+static void ukm_session_last_closed(ukm_slot *s, int talk)
+{
+	if (talk && s->login != UKM_LOGIN_NONE)
+		(void)ukm_secure_logout(s, s->login == UKM_LOGIN_SO ? 0x82 : 0x81);
+	ukm_secure_drop(s);
+	if (talk)
+		ukm_card_idle(s);
+}
+
+static void ukm_session_free(ukm_session *ss, ukm_slot *s, int talk)
+{
+	ukm_sign_op_clear(&ss->sign);
+	ukm_sign_op_clear(&ss->verify);
+	if (s != NULL) {
+		s->session_count--;
+		if (ss->flags & CKF_RW_SESSION)
+			s->rw_count--;
+		if (s->session_count == 0)
+			ukm_session_last_closed(s, talk);
+	}
+	uk_wipe(ss, sizeof(*ss));
+	free(ss);
+}
+
+CK_RV ukm_session_close(CK_SESSION_HANDLE h)
+{
+	ukm_session **pp, *ss;
+
+	for (pp = &g_sessions; *pp != NULL; pp = &(*pp)->next) {
+		if ((*pp)->handle == h) {
+			ss = *pp;
+			*pp = ss->next;
+			ukm_session_free(ss, ukm_slot_get(ss->slot), 1);
+			return CKR_OK;
+		}
+	}
+	return CKR_SESSION_HANDLE_INVALID;
+}
+
+void ukm_session_close_slot(ukm_slot *s, int talk)
+{
+	ukm_session **pp = &g_sessions, *ss;
+
+	while (*pp != NULL) {
+		ss = *pp;
+		if (ss->slot != s->id) {
+			pp = &ss->next;
+			continue;
+		}
+		*pp = ss->next;
+		ukm_session_free(ss, s, talk);
+	}
+}
+
+/* C_Finalize or a forked child: the sessions go without any card I/O (C_Finalize logs out
+ * through ukm_pcsc_release -> ukm_session_close_slot first). */
+void ukm_session_free_all(void)
+{
+	ukm_session *ss;
+
+	while ((ss = g_sessions) != NULL) {
+		g_sessions = ss->next;
+		ukm_session_free(ss, NULL, 0);
+	}
+}
+
+CK_STATE ukm_session_state(const ukm_session *ss, const ukm_slot *s)
+{
+	int rw = (ss->flags & CKF_RW_SESSION) != 0;
+
+	if (s->login == UKM_LOGIN_SO)
+		return CKS_RW_SO_FUNCTIONS;
+	if (s->login == UKM_LOGIN_USER)
+		return rw ? CKS_RW_USER_FUNCTIONS : CKS_RO_USER_FUNCTIONS;
+	return rw ? CKS_RW_PUBLIC_SESSION : CKS_RO_PUBLIC_SESSION;
+}
+
+int ukm_session_ro_exists(const ukm_slot *s)
+{
+	return s->session_count > s->rw_count;
+}
+
+/* §5.6.7 C_Login rules, then secured VERIFY (P2 81 user, 82 SO). */
+CK_RV ukm_login(ukm_slot *s, CK_USER_TYPE type, const uint8_t *pin, size_t pin_len)
+{
+	enum ukm_login want;
+	CK_RV rv;
+
+	if (type == CKU_CONTEXT_SPECIFIC)
+		return CKR_OPERATION_NOT_INITIALIZED;   /* no CKA_ALWAYS_AUTHENTICATE keys */
+	if (type != CKU_USER && type != CKU_SO)
+		return CKR_USER_TYPE_INVALID;
+	want = type == CKU_SO ? UKM_LOGIN_SO : UKM_LOGIN_USER;
+	if (s->login == want)
+		return CKR_USER_ALREADY_LOGGED_IN;
+	if (s->login != UKM_LOGIN_NONE)
+		return CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
+	if (want == UKM_LOGIN_SO && ukm_session_ro_exists(s))
+		return CKR_SESSION_READ_ONLY_EXISTS;
+	/* A PIN the card's policy cannot hold is wrong without costing a try. */
+	if (pin_len < UKM_PIN_MIN || pin_len > UKM_PIN_MAX)
+		return CKR_PIN_INCORRECT;
+	rv = ukm_secure_verify(s, want == UKM_LOGIN_SO ? 0x82 : 0x81, pin, pin_len);
+	if (rv == CKR_OK) {
+		/* docs/apdu.md VERIFY: a match resets the counter to the maximum. */
+		if (want == UKM_LOGIN_SO)
+			s->cache.so.tries = s->cache.so.max;
+		else
+			s->cache.user.tries = s->cache.user.max;
+	}
+	if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED) {
+		s->cache.have_pins = 0;     /* token flags follow the counters */
+		(void)ukm_card_load_pins(s);
+	}
+	return rv;
+}
+
+/* §5.6.8 C_Logout. */
+CK_RV ukm_logout(ukm_slot *s)
+{
+	if (s->login == UKM_LOGIN_NONE)
+		return CKR_USER_NOT_LOGGED_IN;
+	return ukm_secure_logout(s, s->login == UKM_LOGIN_SO ? 0x82 : 0x81);
+}
