@@ -292,9 +292,19 @@ static int serial_valid(const char *s)
 	return s[UKT_SERIAL_LEN] == '\0';
 }
 
-/* Factory state (DESIGN.md "Emulated key defaults"). The default serial is "8856" followed
- * by the key index in 16 digits: deterministic, and its last 16 digits (the PKCS#11
- * serialNumber field) differ for every index. */
+/* The default serial: "8856" then 16 digits (index * P + C) mod 10^16. P is coprime with 10,
+ * so the map is a bijection on 16-digit numbers: deterministic, and the last 16 digits (the
+ * PKCS#11 serialNumber field) differ for every index while looking like a printed serial. */
+static void default_serial(char out[UKT_SERIAL_LEN + 1], unsigned index)
+{
+	const unsigned __int128 p = 6364136223846793u, c = 3141592653589793u;
+	const unsigned long long m = 10000000000000000ull;
+	unsigned long long v = (unsigned long long)((index * p + c) % m);
+
+	snprintf(out, UKT_SERIAL_LEN + 1, "8856%016llu", v);
+}
+
+/* Factory state (DESIGN.md "Emulated key defaults"). */
 static int provision(ukt_state *st, const ukt_provision *d)
 {
 	const char *label = d->label != NULL ? d->label : "ukey";
@@ -307,7 +317,7 @@ static int provision(ukt_state *st, const ukt_provision *d)
 	if (d->serial != NULL)
 		snprintf(st->serial, sizeof(st->serial), "%s", d->serial);
 	else
-		snprintf(st->serial, sizeof(st->serial), "8856%016u", d->index);
+		default_serial(st->serial, d->index);
 	if (d->serial != NULL && (strlen(d->serial) != UKT_SERIAL_LEN || !serial_valid(st->serial)))
 		return -1;
 	if (strlen(label) == 0 || strlen(label) > UKT_LABEL_MAX)

@@ -49,7 +49,7 @@ static void test_get_data(void)
 	static const uint8_t lens[] = { 8, 12 }, fw[] = { 0, 1 }, zone = 2;
 
 	UK_CHECK_EQ(ukt_host_hex(&h, "00CA010000"), 0x9000);
-	check_tag(0x80, "88560000000000000000", 20);
+	check_tag(0x80, "88563141592653589793", 20);
 	check_tag(0x81, "ukey", 4);
 	check_tag(0x82, &zone, 1);
 	check_tag(0x83, "ukey project", 12);

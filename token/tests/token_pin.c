@@ -213,7 +213,7 @@ static void test_provisioning(void)
 	snprintf(sub, sizeof(sub), "%s/b", dir);
 	card = ukt_card_open(sub, &p);
 	UK_CHECK(card != NULL);
-	UK_CHECK(strcmp(ukt_card_serial(card), "88560000000000000003") == 0);
+	UK_CHECK(strcmp(ukt_card_serial(card), "88562234001325130172") == 0);
 	ukt_card_close(card);
 	p.serial = "1234";
 	snprintf(sub, sizeof(sub), "%s/c", dir);
