@@ -1,4 +1,4 @@
-/* ukey ifd: the AF_UNIX link transport (DESIGN.md "Link between ifd/ and ukey-emu").
+/* ukey ifd: the AF_UNIX link transport (docs/design.md "Link between ifd/ and ukey-emu").
  *
  * The driver listens; each accepted connection is one key, put in the first free slot;
  * its end removes the key. Framing is vsmartcard's vpcd protocol: 2-byte big-endian length

@@ -9,7 +9,7 @@ packages=(
 	libpcsclite-dev pcscd pcsc-tools                # PC/SC: headers, daemon, scriptor
 	libp11-kit-dev p11-kit opensc softhsm2          # PKCS#11: headers, proxy, pkcs11-tool, oracle
 	libtasn1-6-dev libusb-1.0-0-dev                 # ASN.1 and USB CCID
-	util-linux                                      # unshare, for ukey-sandbox
+	util-linux procps                               # unshare, setpriv; pgrep (tests)
 )
 
 missing=()

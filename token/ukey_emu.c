@@ -1,4 +1,4 @@
-/* ukey-emu: serves emulated ukey cards over the vpcd-framed link (DESIGN.md "Link between
+/* ukey-emu: serves emulated ukey cards over the vpcd-framed link (docs/design.md "Link between
  * ifd/ and ukey-emu"). One connection per key; ukey-emu connects, the driver listens.
  *
  * Frame: 2-byte big-endian length, then payload. A 1-byte payload is a control

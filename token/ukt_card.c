@@ -304,7 +304,7 @@ static void default_serial(char out[UKT_SERIAL_LEN + 1], unsigned index)
 	snprintf(out, UKT_SERIAL_LEN + 1, "8856%016llu", v);
 }
 
-/* Factory state (DESIGN.md "Emulated key defaults"). */
+/* Factory state (docs/design.md "Emulated key defaults"). */
 static int provision(ukt_state *st, const ukt_provision *d)
 {
 	const char *label = d->label != NULL ? d->label : "ukey";

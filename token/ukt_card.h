@@ -11,7 +11,7 @@
 
 typedef struct ukt_card ukt_card;
 
-/* Factory settings used when a state directory holds no card yet (DESIGN.md
+/* Factory settings used when a state directory holds no card yet (docs/design.md
  * "Emulated key defaults"). Every field may be left zero/NULL for its default. */
 typedef struct ukt_provision {
 	unsigned index;             /* key index: derives the default serial */

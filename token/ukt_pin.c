@@ -22,7 +22,7 @@ static int pin_hash(const ukt_pin *pin, const uint8_t *value, size_t len,
 	       ? 0 : -1;
 }
 
-/* PIN policy (DESIGN.md PKCS#11 profile): 8-12 characters, letters and digits, both present. */
+/* PIN policy (docs/design.md "PIN policy"): 8-12 characters, letters and digits, both present. */
 int ukt_pin_valid_format(const uint8_t *value, size_t len)
 {
 	int letters = 0, digits = 0;

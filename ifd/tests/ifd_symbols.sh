@@ -1,5 +1,5 @@
 #!/bin/sh
-# ifd_symbols: libifd-ukey.so exports exactly the IFD handler API (DESIGN.md: IFDH* only).
+# ifd_symbols: libifd-ukey.so exports exactly the IFD handler API (docs/design.md: IFDH* only).
 set -eu
 so=$1
 command -v nm >/dev/null 2>&1 || { echo "skipped: no nm"; exit 77; }

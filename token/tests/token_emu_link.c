@@ -1,4 +1,4 @@
-/* token_emu_link: ukey-emu over a real AF_UNIX link (vpcd framing, DESIGN.md): ATR control,
+/* token_emu_link: ukey-emu over a real AF_UNIX link (vpcd framing, docs/design.md): ATR control,
  * APDUs split over several writes and several frames in one write, two keys with distinct
  * serials, a bad frame closing the link, --retry reconnecting, clean exit on SIGTERM. */
 #define _GNU_SOURCE /* memmem */

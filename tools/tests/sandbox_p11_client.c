@@ -6,7 +6,7 @@
  *                          CKR_PIN_LOCKED (SPEC S1-4, 10 tries), and CKF_USER_PIN_LOCKED set
  *   login-expect RV        C_Login with the right PIN returns RV (e.g. CKR_PIN_LOCKED)
  *   sign-apdus N LOG       after login and one warm-up signature, N C_Sign calls add exactly
- *                          N APDUs to pcscd's -a log LOG (DESIGN.md: C_Sign 1 APDU) */
+ *                          N APDUs to pcscd's -a log LOG (docs/design.md "APDU budget": C_Sign 1 APDU) */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
