@@ -1,0 +1,52 @@
+# conformance/tests.cmake: the SPEC.md clause tests (one program per clause), each registered
+# twice from the same code:
+#   conformance_<clause>_<what>        in-process against libukey-token
+#   conformance_<clause>_<what>_pcsc   through PC/SC: under the build-tree ukey-sandbox
+#                                      (private pcscd + ifd + ukey-emu), via
+#                                      scripts/run-pcsc.sh; skips (77) where no sandbox can
+#                                      run and PCSCLITE_CSOCK_NAME is unset.
+# Included from conformance/CMakeLists.txt:  include(${CMAKE_CURRENT_SOURCE_DIR}/tests.cmake)
+
+add_library(ukey-conformance-harness STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/conf.c
+  ${CMAKE_CURRENT_LIST_DIR}/conf_crypto.c
+  ${CMAKE_CURRENT_LIST_DIR}/conf_pcsc.c)
+target_include_directories(ukey-conformance-harness PUBLIC ${CMAKE_CURRENT_LIST_DIR}
+                           ${PROJECT_SOURCE_DIR}/common/tests)
+target_link_libraries(ukey-conformance-harness PUBLIC ukey-token-host ukey-token ukey-common
+                      PkgConfig::PCSC OpenSSL::Crypto)
+
+# name (CTest, with the SPEC clause tags)    source
+set(UKEY_CONFORMANCE_TESTS
+  "S0-B2_serial_zone                  conf_s0_b2.c"
+  "S0-B3_S0-P1_pin_length             conf_s0_b3.c"
+  "S1-4_pin_lock                      conf_s1_4.c"
+  "S0-P2_pin_transit                  conf_s0_p2.c"
+  "S0-K7_keygen_inside                conf_s0_k7.c"
+  "S0-K6_S0-K8_no_private_export      conf_s0_k6_k8.c"
+  "S1-3_two_factor                    conf_s1_3.c"
+  "S2-1_signing_pair                  conf_s2_1.c"
+  "ISO7816-4_malformed                conf_iso7816_malformed.c")
+
+# The stack the PC/SC variants run through (built by ALL; listed for `--target`).
+add_custom_target(conformance-pcsc-stack)
+foreach(part ukey-emu ifd-ukey ukey-pcsc-wait)
+  if(TARGET ${part})
+    add_dependencies(conformance-pcsc-stack ${part})
+  endif()
+endforeach()
+
+set(_uks "${CMAKE_BINARY_DIR}/tools/ukey-sandbox")
+foreach(entry IN LISTS UKEY_CONFORMANCE_TESTS)
+  string(REGEX MATCHALL "[^ ]+" _f "${entry}")
+  list(GET _f 0 _what)
+  list(GET _f 1 _src)
+  set(_t conformance_${_what})
+  ukey_add_test(${_t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/${_src}
+                LIBS ukey-conformance-harness LABELS "conformance")
+  add_dependencies(conformance-pcsc-stack ${_t})
+  add_test(NAME ${_t}_pcsc
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/scripts/run-pcsc.sh $<TARGET_FILE:${_t}>)
+  set_tests_properties(${_t}_pcsc PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180
+                       LABELS "conformance;pcsc" ENVIRONMENT "UKEY_CONF_SANDBOX=${_uks}")
+endforeach()
