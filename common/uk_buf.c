@@ -116,7 +116,7 @@ int uk_buf_put_u32(uk_buf *b, uint32_t v)
 	return uk_buf_put(b, t, 4);
 }
 
-static int hex_nibble(char c)
+int uk_hex_nibble(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -135,7 +135,7 @@ long uk_hex_decode(const char *hex, uint8_t *out, size_t cap)
 	for (; *hex != '\0'; hex++) {
 		if (*hex == ' ' || *hex == ':' || *hex == '\n' || *hex == '\t')
 			continue;
-		v = hex_nibble(*hex);
+		v = uk_hex_nibble((unsigned char)*hex);
 		if (v < 0)
 			return -1;
 		if (hi < 0) {

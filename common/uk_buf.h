@@ -41,7 +41,9 @@ static inline void uk_set_u32(uint8_t *p, uint32_t v)
 	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
 }
 
-/* Hex helpers for logs and tests. uk_hex_decode returns the byte count or -1. */
+/* Hex helpers for logs and tests. uk_hex_nibble returns 0-15 or -1; uk_hex_decode returns
+ * the byte count or -1. */
+int uk_hex_nibble(int c);
 long uk_hex_decode(const char *hex, uint8_t *out, size_t cap);
 void uk_hex_encode(const uint8_t *p, size_t n, char *out /* 2n+1 */);
 

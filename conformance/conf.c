@@ -11,6 +11,7 @@
 #include "uk_apdu.h"
 #include "uk_tlv.h"
 #include "uk_wipe.h"
+#include "ukt_test_access.h"
 
 /* Defaults of a fresh emulated key (DESIGN.md "Emulated key defaults"). */
 static const char default_user_pin[] = "user1234";
@@ -287,60 +288,16 @@ int conf_state_read(const conf_ctx *c, uk_buf *out)
 	return out->failed ? -1 : 0;
 }
 
-/* A pair: { 80 alg, 81 d, 86 point } (ukt_state.c tags A0/A1 inside container E0). */
-static int pair_private(const uk_tlv *pair, const uint8_t pub[65], uint8_t d[32])
-{
-	uk_tlv priv, point;
-
-	if (uk_tlv_find(pair->value, pair->len, 0x81, &priv) != 1 || priv.len != 32 ||
-	    uk_tlv_find(pair->value, pair->len, 0x86, &point) != 1 || point.len != 65)
-		return -1;
-	if (memcmp(point.value, pub, 65) != 0)
-		return 0;
-	memcpy(d, priv.value, 32);
-	return 1;
-}
-
-static int container_private(const uk_tlv *cont, const uint8_t pub[65], uint8_t d[32])
-{
-	const uint8_t *p = cont->value, *end = cont->value + cont->len;
-	uk_tlv t;
-	int r;
-
-	while ((r = uk_tlv_next(&p, end, &t)) == 1) {
-		if (t.tag != 0xA0 && t.tag != 0xA1)
-			continue;
-		r = pair_private(&t, pub, d);
-		if (r != 0)
-			return r;
-	}
-	return r;
-}
-
+/* The state file seals private keys under a token key wrapped by the PINs (format 2,
+ * token/ukt_keystore.c): the scalar is unsealed with the user PIN by the test-only accessor
+ * of the token's test library, which never touches the card's try counter. */
 int conf_state_private(const conf_ctx *c, const uint8_t pub[65], uint8_t d[32])
 {
-	uk_buf img;
-	const uint8_t *p, *end;
-	uk_tlv t;
-	int r = -1;
+	const char *dir = conf_state_dir(c);
 
-	/* header: magic(8) version(2) 0000 length(4); content; SHA-256(32) */
-	uk_buf_init(&img, 0, 1);
-	if (conf_state_read(c, &img) != 0 || img.len < 16 + 32 ||
-	    memcmp(img.data, "UKEYSTAT", 8) != 0 || uk_get_u32(img.data + 12) != img.len - 48)
-		goto out;
-	p = img.data + 16;
-	end = img.data + img.len - 32;
-	while ((r = uk_tlv_next(&p, end, &t)) == 1) {
-		if (t.tag != 0xE0)
-			continue;
-		r = container_private(&t, pub, d);
-		if (r != 0)
-			goto out;
-	}
-out:
-	uk_buf_free(&img);
-	return r;
+	if (dir == NULL)
+		return -1;
+	return ukt_test_private_scalar(dir, c->user_pin, c->user_pin_len, pub, d);
 }
 
 /* ---- key pairs ---- */

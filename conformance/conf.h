@@ -94,8 +94,9 @@ uint16_t conf_read_public(conf_ctx *c, uint8_t kr, uint8_t pub[65]);
 const char *conf_state_dir(const conf_ctx *c);
 /* Whole state file into out; 0, or -1 when unavailable. */
 int conf_state_read(const conf_ctx *c, uk_buf *out);
-/* Find the private scalar of the pair whose public point is pub in the state file.
- * 1 found, 0 not found, -1 state unavailable or malformed. */
+/* Unseal, with the user PIN, the private scalar of the pair whose public point is pub from
+ * the state file (test-only accessor, token/tests/ukt_test_access.h).
+ * 1 found, 0 not found, -1 state unavailable, malformed, or PIN wrong. */
 int conf_state_private(const conf_ctx *c, const uint8_t pub[65], uint8_t d[32]);
 
 /* ---- conf_crypto.c: independent checks with OpenSSL ---- */

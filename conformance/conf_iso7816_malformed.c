@@ -29,7 +29,7 @@ static const struct {
 	{ "00CA0100010000", 0x6700, 0, "GET DATA with a data field" },
 	{ "00CA010005", 0x6C00, F_6C, "Le shorter than the answer (6Cxx)" },
 	{ "00FE0000", 0x6D00, 0, "unknown INS" },
-	{ "00C00000", 0x6D00, 0, "GET RESPONSE (planned)" },
+	{ "00C00000", 0x6985, 0, "GET RESPONSE, nothing pending" },
 	{ "B0CA0100", 0x6E00, 0, "unknown CLA B0" },
 	{ "FFCA0100", 0x6E00, 0, "CLA FF" },
 	{ "08CA0100", 0x6E00, 0, "CLA bit 08" },

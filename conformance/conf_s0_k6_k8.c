@@ -3,9 +3,13 @@
  * signing and an encryption pair, every response of a run (GENERATE, GET DATA 00/01/02,
  * read public key, signatures, and a sweep of every INS and of GET DATA P2) is captured, and
  * neither private scalar, nor any 8-byte piece of it, appears in any command or response.
- * The scalars are read from the key's state file (token/ukt_state.c format: in-process the
- * test's directory, through PC/SC the sandbox's UKEY_STATE) and checked against the public
- * points with OpenSSL (d*G == Q), so the search looks for the right bytes. */
+ * The scalars are known to the test only through the token's TEST-ONLY accessor
+ * (token/tests/ukt_test_access.h, never in libukey-token or ukey-emu): it unseals them from
+ * the key's state file with the user PIN (in-process the test's directory, through PC/SC the
+ * sandbox's UKEY_STATE). They are checked against the public points with OpenSSL
+ * (d*G == Q), so the search looks for the right bytes. Private keys are sealed at rest, so
+ * the same search runs over the state file itself: no 8-byte piece of either scalar and no
+ * PIN may appear there (the file alone reveals neither). */
 #include <string.h>
 
 #include "conf.h"
@@ -54,7 +58,37 @@ static void find_scalar(conf_ctx *c, const uint8_t pub[65], uint8_t d[32], const
 	}
 	UK_CHECK_EQ(r, 1);
 	UK_CHECK(conf_sm2_pair_matches(d, pub));
-	conf_say(c, "%s: private scalar found in the state file, d*G == Q (OpenSSL)", what);
+	conf_say(c, "%s: private scalar unsealed from the state file with the user PIN "
+	         "(test-only accessor), d*G == Q (OpenSSL)", what);
+}
+
+static int has_window(const uk_buf *hay, const uint8_t *needle, size_t n, size_t w)
+{
+	size_t i, j;
+
+	for (i = 0; i + w <= n; i++)
+		for (j = 0; j + w <= hay->len; j++)
+			if (memcmp(hay->data + j, needle + i, w) == 0)
+				return 1;
+	return 0;
+}
+
+/* The state file at rest: sealed keys, no PIN. */
+static void check_state_file(conf_ctx *c, const uint8_t d_s[32], const uint8_t d_e[32],
+                             const uint8_t pub_s[65])
+{
+	uk_buf img;
+
+	uk_buf_init(&img, 0, 1);
+	UK_CHECK_EQ(conf_state_read(c, &img), 0);
+	UK_CHECK(!has_window(&img, d_s, 32, WINDOW));
+	UK_CHECK(!has_window(&img, d_e, 32, WINDOW));
+	UK_CHECK(!has_window(&img, c->user_pin, c->user_pin_len, c->user_pin_len));
+	UK_CHECK(!has_window(&img, c->so_pin, c->so_pin_len, c->so_pin_len));
+	UK_CHECK(has_window(&img, pub_s + 1, 32, WINDOW));      /* the search can fail */
+	conf_say(c, "state file (%zu bytes): no %d-byte piece of either scalar, no PIN; "
+	         "the public point is there", img.len, WINDOW);
+	uk_buf_free(&img);
 }
 
 int main(int argc, char **argv)
@@ -90,6 +124,7 @@ int main(int argc, char **argv)
 	         WINDOW);
 	/* the search can fail: the public point is found in the same traffic */
 	UK_CHECK(conf_capture_has_window(&c, pub_s + 1, 32, WINDOW));
+	check_state_file(&c, d_s, d_e, pub_s);
 	uk_wipe(d_s, sizeof(d_s));
 	uk_wipe(d_e, sizeof(d_e));
 	conf_close(&c);

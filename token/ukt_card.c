@@ -4,8 +4,11 @@
  * finds the instruction in one table, and checks in order: application selected (6985),
  * secure messaging present/allowed (6987/6882), P1 P2 (6A86/6A88), Le for fixed-size
  * answers (6Cxx), the secure-messaging wrapper (6700/6988), the user PIN of the session
- * (6982); only then the handler runs. Every refusal above happens before any change. */
+ * (6982); only then the handler runs. Every refusal above happens before any change.
+ * Between parsing and the table sit command chaining and GET RESPONSE (ukt_xport.c): a
+ * chain executes once, with its reassembled data, when its last part arrives. */
 #include "ukt_internal.h"
+#include "ukt_xport.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +29,17 @@ static const uint8_t default_user_pin[] = "user1234";
 static const uint8_t default_so_pin[] = "admin1234";
 
 enum sm_policy { SM_PLAIN, SM_SECURED, SM_EITHER };
+
+static ukt_xport *card_xport(ukt_card *card)
+{
+	return &card->xport;
+}
+
+/* GET RESPONSE, ISO 7816-4:2005 §7.6.1 (docs/apdu.md "Transport"). */
+static uint16_t cmd_get_response(ukt_card *card, ukt_cmd *c)
+{
+	return ukt_xport_get_response(card_xport(card), c->apdu, c->resp);
+}
 
 typedef uint16_t (*p1p2_check)(const uk_apdu *a);
 
@@ -71,6 +85,20 @@ static uint16_t p1p2_generate(const uk_apdu *a)
 	return a->p2 < UKT_MAX_KEYS ? UK_SW_OK : UK_SW_WRONG_P1P2;
 }
 
+static uint16_t p1p2_change_ref(const uk_apdu *a)
+{
+	if (a->p1 != 0x00)
+		return UK_SW_WRONG_P1P2;
+	return a->p2 == 0x81 || a->p2 == 0x82 ? UK_SW_OK : UK_SW_REF_NOT_FOUND;
+}
+
+static uint16_t p1p2_reset_retry(const uk_apdu *a)
+{
+	if (a->p1 != 0x02)
+		return UK_SW_WRONG_P1P2;
+	return a->p2 == 0x81 ? UK_SW_OK : UK_SW_REF_NOT_FOUND;
+}
+
 static uint16_t p1p2_pso_sign(const uk_apdu *a)
 {
 	return a->p1 == 0x9E && a->p2 == 0x9A ? UK_SW_OK : UK_SW_WRONG_P1P2;
@@ -88,6 +116,11 @@ static const ins_entry ins_table[] = {
 	{ 0x00, 0x46, SM_EITHER, 0, 1, 0, 3 + 2 + 65, p1p2_generate, ukt_cmd_generate,
 	  "GENERATE ASYMMETRIC KEY PAIR" },
 	{ 0x00, 0x2A, SM_SECURED, 0, 1, 1, 64, p1p2_pso_sign, ukt_cmd_pso, "PSO" },
+	{ 0x00, 0x24, SM_SECURED, 1, 1, 0, 0, p1p2_change_ref, ukt_cmd_change_ref,
+	  "CHANGE REFERENCE DATA" },
+	{ 0x00, 0x2C, SM_SECURED, 1, 1, 0, 0, p1p2_reset_retry, ukt_cmd_reset_retry,
+	  "RESET RETRY COUNTER" },
+	{ 0x00, 0xC0, SM_PLAIN, 0, 0, 0, 0, p1p2_zero, cmd_get_response, "GET RESPONSE" },
 };
 
 /* ISO 7816-4 §5.4.1 class byte: b8 proprietary, b4-b3 secure messaging, b5 chaining,
@@ -98,7 +131,7 @@ static uint16_t check_cla(uint8_t cla)
 		return UK_SW_CLA_UNSUPPORTED;
 	if ((cla & 0x03) != 0)
 		return UK_SW_LOGICAL_CHANNEL;
-	if ((cla & 0x10) != 0)
+	if ((cla & UKT_CLA_CHAIN) != 0)         /* chains are reassembled before the table */
 		return UK_SW_CHAINING_UNSUPPORTED;
 	return UK_SW_OK;
 }
@@ -121,14 +154,16 @@ static uint16_t find_ins(const uk_apdu *a, const ins_entry **out)
 	return sw;
 }
 
-/* Short Le smaller than the answer: 6Cxx with the exact length (ISO 7816-4 §5.6). */
+/* Early Le check of a fixed-size answer, the rule of ukt_xport_answer(): a short Le
+ * smaller than an answer of at most 256 bytes gives 6Cxx with the exact length (ISO 7816-4
+ * §5.1.3); a longer answer is paged with 61xx; an extended Le too small gives 6700. */
 static uint16_t check_le(const uk_apdu *a, size_t len)
 {
 	if (!a->has_le || a->le >= len)
 		return UK_SW_OK;
-	if (!a->extended && len <= 256)
-		return (uint16_t)(UK_SW_WRONG_LE | (len & 0xFF));
-	return UK_SW_WRONG_LENGTH;
+	if (a->extended)
+		return UK_SW_WRONG_LENGTH;
+	return len <= UKT_SHORT_NE_MAX ? (uint16_t)(UK_SW_WRONG_LE | (len & 0xFF)) : UK_SW_OK;
 }
 
 static uint16_t check_entry(const ukt_card *card, const ins_entry *e, const uk_apdu *a)
@@ -173,31 +208,29 @@ static uint16_t unwrap(ukt_card *card, const ins_entry *e, const uk_apdu *a, ukt
 	return UK_SW_OK;
 }
 
-static uint16_t dispatch(ukt_card *card, const uint8_t *cmd, size_t len, uk_buf *resp)
+/* Run one whole command (unchained, or a chain reassembled by ukt_xport_chain). */
+static uint16_t dispatch(ukt_card *card, const uk_apdu *a, uk_buf *resp)
 {
 	const ins_entry *e = NULL;
 	uk_buf plain;
-	uk_apdu a;
 	ukt_cmd c;
 	uint16_t sw;
 
 	uk_buf_init(&plain, 0, 1);
-	sw = uk_apdu_parse(cmd, len, &a);
+	sw = check_cla(a->cla);
 	if (sw == UK_SW_OK)
-		sw = check_cla(a.cla);
+		sw = find_ins(a, &e);
 	if (sw == UK_SW_OK)
-		sw = find_ins(&a, &e);
-	if (sw == UK_SW_OK)
-		sw = check_entry(card, e, &a);
+		sw = check_entry(card, e, a);
 	if (sw != UK_SW_OK)
 		goto out;
 	memset(&c, 0, sizeof(c));
-	c.apdu = &a;
-	c.data = a.data;
-	c.len = a.lc;
+	c.apdu = a;
+	c.data = a->data;
+	c.len = a->lc;
 	c.resp = resp;
-	if (a.cla & UK_SM_CLA_BIT) {
-		sw = unwrap(card, e, &a, &c, &plain);
+	if (a->cla & UK_SM_CLA_BIT) {
+		sw = unwrap(card, e, a, &c, &plain);
 		if (sw != UK_SW_OK)
 			goto out;
 	}
@@ -208,12 +241,62 @@ static uint16_t dispatch(ukt_card *card, const uint8_t *cmd, size_t len, uk_buf 
 		goto out;
 	}
 	sw = e->handler(card, &c);
-	if (sw == UK_SW_OK)
-		sw = check_le(&a, resp->len);
 	uk_log(UK_LOG_DEBUG, "token", "%s -> %04X", e->name, sw);
 out:
 	uk_buf_free(&plain);
 	return sw;
+}
+
+/* Instructions whose command has no data field: chaining them is refused (6884). */
+static const uint8_t ins_without_data[] = { 0xCA /* GET DATA */, 0xC0 /* GET RESPONSE */ };
+
+/* The checks of a chain's first part (ukt_chain_check): those of the whole command as far
+ * as they do not depend on the data, so a chain that cannot run is refused at once and
+ * nothing is kept. The Le of a non-final part means nothing and is not checked. */
+static uint16_t chain_check(void *arg, const uk_apdu *first)
+{
+	const ins_entry *e = NULL;
+	uk_apdu h = *first;
+	uint16_t sw;
+	size_t i;
+
+	h.cla &= (uint8_t)~UKT_CLA_CHAIN;
+	h.has_le = 0;
+	h.le = 0;
+	sw = check_cla(h.cla);
+	if (sw == UK_SW_OK)
+		sw = find_ins(&h, &e);
+	for (i = 0; sw == UK_SW_OK && i < sizeof(ins_without_data); i++)
+		if (h.ins == ins_without_data[i])
+			sw = UK_SW_CHAINING_UNSUPPORTED;
+	return sw == UK_SW_OK ? check_entry(arg, e, &h) : sw;
+}
+
+/* ISO 7816-4 transmission: GET RESPONSE keeps the pending answer, any other command drops
+ * it; chaining decides whether something executes; the answer is fitted to Ne. */
+static uint16_t transmit_apdu(ukt_card *card, const uint8_t *cmd, size_t len, uk_buf *resp)
+{
+	ukt_xport *x = card_xport(card);
+	uk_apdu a, whole;
+	uint16_t sw;
+
+	sw = uk_apdu_parse(cmd, len, &a);
+	if (sw != UK_SW_OK || a.ins != UKT_INS_GET_RESPONSE)
+		ukt_xport_drop_response(x);
+	if (sw != UK_SW_OK) {
+		ukt_xport_reset(x);     /* not a command of any chain */
+		return sw;
+	}
+	if (!ukt_xport_chain(x, &a, chain_check, card, &whole, &sw))
+		return sw;
+	sw = dispatch(card, &whole, resp);
+	return ukt_xport_answer(x, &whole, resp, sw);
+}
+
+/* Status words that carry response data: 9000 and 61xx (a piece of a longer answer). */
+static int sw_has_data(uint16_t sw)
+{
+	return sw == UK_SW_OK || (sw & 0xFF00) == UK_SW_BYTES_REMAINING;
 }
 
 int ukt_card_transmit(ukt_card *card, const uint8_t *cmd, size_t len, uint8_t *resp,
@@ -229,10 +312,12 @@ int ukt_card_transmit(ukt_card *card, const uint8_t *cmd, size_t len, uint8_t *r
 	if (card == NULL || !card->powered)
 		sw = UK_SW_CONDITIONS;
 	else
-		sw = dispatch(card, cmd, len, &out);
-	if (sw == UK_SW_OK && out.len > *resp_len - 2)
+		sw = transmit_apdu(card, cmd, len, &out);
+	if (sw_has_data(sw) && out.len > *resp_len - 2) {
 		sw = UK_SW_UNKNOWN;     /* caller's buffer too small for the answer */
-	if (sw == UK_SW_OK && out.len > 0) {
+		ukt_xport_drop_response(card_xport(card));
+	}
+	if (sw_has_data(sw) && out.len > 0) {
 		memcpy(resp, out.data, out.len);
 		n = out.len;
 	}
@@ -251,6 +336,7 @@ int ukt_card_power(ukt_card *card, int op)
 	if (op != UKT_POWER_ON || !card->powered) {
 		card->selected = 0;
 		ukt_sessions_clear(card);
+		ukt_xport_reset(card_xport(card));      /* no chain or pending answer survives */
 	}
 	card->powered = op != UKT_POWER_OFF;
 	return 0;
@@ -278,6 +364,12 @@ void ukt_card_set_write_hook(ukt_card *card, ukt_write_hook hook, void *arg)
 {
 	card->hook = hook;
 	card->hook_arg = arg;
+}
+
+void ukt_card_set_confirm_hook(ukt_card *card, ukt_confirm_hook hook, void *arg)
+{
+	card->confirm = hook;
+	card->confirm_arg = arg;
 }
 
 /* ---- open, provision, close ---- */
@@ -327,10 +419,8 @@ static int provision(ukt_state *st, const ukt_provision *d)
 	st->zone = d->zone ? d->zone : 0x02;
 	if (st->zone != 0x01 && st->zone != 0x02)
 		return -1;
-	if (ukt_pin_set(&st->pin[UKT_PIN_USER], up, ul, 1) != 0 ||
-	    ukt_pin_set(&st->pin[UKT_PIN_SO], sp, sl, 1) != 0)
-		return -1;
-	return 0;
+	/* both PINs factory (must change); a random token key sealed under each */
+	return ukt_keystore_provision(st, up, ul, sp, sl, d->max_tries);
 }
 
 static int make_dir(const char *dir)
@@ -366,7 +456,10 @@ ukt_card *ukt_card_open(const char *state_dir, const ukt_provision *defaults)
 	if (state_dir == NULL || make_dir(state_dir) != 0)
 		goto out;
 	card = calloc(1, sizeof(*card));
-	if (card == NULL || (card->dir = strdup(state_dir)) == NULL)
+	if (card == NULL)
+		goto out;
+	ukt_xport_init(card_xport(card));
+	if ((card->dir = strdup(state_dir)) == NULL)
 		goto out;
 	r = ukt_state_load(state_dir, &card->st);
 	if (r == 0)     /* no card here yet: provision one and make it durable */
@@ -383,13 +476,10 @@ out:
 
 void ukt_card_close(ukt_card *card)
 {
-	size_t i;
-
 	if (card == NULL)
 		return;
-	for (i = 0; i < UKT_MAX_KEYS; i++)
-		EVP_PKEY_free(card->keys[i]);
 	ukt_sessions_clear(card);
+	ukt_xport_free(card_xport(card));
 	free(card->dir);
 	uk_wipe(card, sizeof(*card));
 	free(card);

@@ -22,6 +22,7 @@ typedef struct ukt_provision {
 	size_t user_pin_len;
 	const uint8_t *so_pin;      /* NULL = "admin1234" */
 	size_t so_pin_len;
+	unsigned max_tries;         /* tries of each PIN, 3-15; 0 = 10 */
 } ukt_provision;
 
 enum { UKT_POWER_OFF = 0, UKT_POWER_ON = 1, UKT_POWER_RESET = 2 };
@@ -38,8 +39,9 @@ enum { UKT_POWER_OFF = 0, UKT_POWER_ON = 1, UKT_POWER_RESET = 2 };
 ukt_card *ukt_card_open(const char *state_dir, const ukt_provision *defaults);
 void ukt_card_close(ukt_card *card);
 
-/* Power off, on, or warm reset: off and reset deselect the application and close every
- * secure session. Returns 0, or -1 for an unknown op. */
+/* Power off, on, or warm reset: off and reset deselect the application, close every
+ * secure session and drop an open command chain and an answer pending for GET RESPONSE.
+ * Returns 0, or -1 for an unknown op. */
 int ukt_card_power(ukt_card *card, int op);
 
 /* Copy the answer to reset into buf (UKT_ATR_MAX bytes); returns its length. */
@@ -58,5 +60,13 @@ const char *ukt_card_serial(const ukt_card *card);
  * if the disk had (the card then answers 6581 and rolls back). NULL removes the hook. */
 typedef int (*ukt_write_hook)(void *arg);
 void ukt_card_set_write_hook(ukt_card *card, ukt_write_hook hook, void *arg);
+
+/* Second-generation keys (a button on the key): called by PSO COMPUTE DIGITAL SIGNATURE after
+ * every check and just before the private key is used. 0 = the holder confirmed on the key;
+ * non-zero = not confirmed (the card answers 6985, conditions of use not satisfied, ISO 7816-4
+ * §5.6) and nothing is signed. The hook may block, but only for a bounded time. NULL (the
+ * default) signs without asking. */
+typedef int (*ukt_confirm_hook)(void *arg);
+void ukt_card_set_confirm_hook(ukt_card *card, ukt_confirm_hook hook, void *arg);
 
 #endif

@@ -169,7 +169,6 @@ uint16_t ukt_cmd_verify(ukt_card *card, ukt_cmd *c)
 {
 	int which = c->apdu->p2 == 0x81 ? UKT_PIN_USER : UKT_PIN_SO;
 	const ukt_pin *pin = &card->st.pin[which];
-	uint16_t sw;
 
 	if (c->sess == NULL) {
 		if (c->len != 0 || c->apdu->p1 == 0xFF)
@@ -179,19 +178,14 @@ uint16_t ukt_cmd_verify(ukt_card *card, ukt_cmd *c)
 	if (c->apdu->p1 == 0xFF) {
 		if (c->len != 0)
 			return UK_SW_WRONG_LENGTH;
-		c->sess->verified[which] = 0;
+		ukt_pin_logout(c->sess, which);
 		return UK_SW_OK;
 	}
 	if (c->len == 0)
 		return c->sess->verified[which] && pin->tries > 0 ? UK_SW_OK : ukt_pin_status_sw(pin);
 	if (c->len < UKT_PIN_MIN || c->len > UKT_PIN_MAX)
 		return UK_SW_WRONG_LENGTH;
-	sw = ukt_pin_verify(card, which, c->data, c->len);
-	if (sw == UK_SW_OK)
-		c->sess->verified[which] = 1;
-	else if (sw != UK_SW_MEMORY_FAILURE)
-		c->sess->verified[which] = 0;
-	return sw;
+	return ukt_pin_login(card, c->sess, which, c->data, c->len);
 }
 
 /* CREATE CONTAINER (proprietary, GM/T 0016 SKF_CreateContainer): payload 81 <name>. */
@@ -238,14 +232,11 @@ static void put_public_key(uk_buf *r, const uint8_t pub[UK_SM2_POINT_LEN])
 	uk_tlv_put(r, 0x86, pub, UK_SM2_POINT_LEN);
 }
 
-static void key_cache_drop(ukt_card *card, unsigned kr)
+/* The new scalar is sealed under the session's token key before it is stored
+ * (ukt_keystore.c): the state, in memory and on disk, never holds it in clear. */
+static uint16_t generate_sm2(ukt_card *card, const ukt_session *s, unsigned kr, uk_buf *r)
 {
-	EVP_PKEY_free(card->keys[kr]);
-	card->keys[kr] = NULL;
-}
-
-static uint16_t generate_sm2(ukt_card *card, unsigned kr, uk_buf *r)
-{
+	uint8_t d[UK_SM2_PRIV_LEN];
 	ukt_state next;
 	ukt_keypair *k;
 	EVP_PKEY *key = NULL;
@@ -253,22 +244,20 @@ static uint16_t generate_sm2(ukt_card *card, unsigned kr, uk_buf *r)
 
 	memcpy(&next, &card->st, sizeof(next));
 	k = &next.cont[kr / 2].pair[kr % 2];
+	k->alg = UKT_ALG_SM2;
 	key = uk_sm2_generate();
-	if (key == NULL || uk_sm2_get_private(key, k->priv) != 0 ||
-	    uk_sm2_get_public(key, k->pub) != 0)
+	if (key == NULL || uk_sm2_get_private(key, d) != 0 ||
+	    uk_sm2_get_public(key, k->pub) != 0 || ukt_keystore_key_seal(s->tk, kr, k, d) != 0)
 		goto out;
 	k->present = 1;
-	k->alg = UKT_ALG_SM2;
 	sw = ukt_state_commit(card, &next);
 	if (sw != UK_SW_OK)
 		goto out;
-	key_cache_drop(card, kr);
-	card->keys[kr] = key;
-	key = NULL;
 	put_public_key(r, k->pub);
 	if (r->failed)
 		sw = UK_SW_UNKNOWN;
 out:
+	uk_wipe(d, sizeof(d));
 	EVP_PKEY_free(key);
 	ukt_state_wipe(&next);
 	return sw;
@@ -291,7 +280,8 @@ uint16_t ukt_cmd_generate(ukt_card *card, ukt_cmd *c)
 	}
 	if (c->sess == NULL)
 		return UK_SW_SM_MISSING;
-	if (!c->sess->verified[UKT_PIN_USER] || card->st.pin[UKT_PIN_USER].tries == 0)
+	if (!c->sess->verified[UKT_PIN_USER] || !c->sess->has_tk ||
+	    card->st.pin[UKT_PIN_USER].tries == 0)
 		return UK_SW_SECURITY_STATUS;
 	if (c->len != 3 || c->data[0] != 0x80 || c->data[1] != 1)
 		return UK_SW_WRONG_DATA;
@@ -299,17 +289,9 @@ uint16_t ukt_cmd_generate(ukt_card *card, ukt_cmd *c)
 		return UK_SW_WRONG_DATA;        /* 02 P-256 and 03 RSA-2048: planned */
 	if (!cont->present)
 		return UK_SW_REF_NOT_FOUND;
-	return generate_sm2(card, kr, c->resp);
+	return generate_sm2(card, c->sess, kr, c->resp);
 }
 
-static EVP_PKEY *key_get(ukt_card *card, unsigned kr)
-{
-	const ukt_keypair *k = &card->st.cont[kr / 2].pair[kr % 2];
-
-	if (card->keys[kr] == NULL)
-		card->keys[kr] = uk_sm2_from_private(k->priv);
-	return card->keys[kr];
-}
 
 /* PSO: COMPUTE DIGITAL SIGNATURE, ISO 7816-8 §5.4; payload KR || mech || data.
  * mech 01: SM2 over a caller-computed e (GM/T 0003.2 §6.1 A3-A7), answer r || s. */
@@ -318,6 +300,7 @@ uint16_t ukt_cmd_pso(ukt_card *card, ukt_cmd *c)
 	uint8_t sig[UK_SM2_SIG_LEN];
 	const ukt_keypair *k;
 	EVP_PKEY *key;
+	uint16_t sw;
 	unsigned kr;
 
 	if (c->len < 2)
@@ -332,8 +315,15 @@ uint16_t ukt_cmd_pso(ukt_card *card, ukt_cmd *c)
 		return UK_SW_WRONG_DATA;
 	if (c->len != 2 + UK_SM3_LEN)
 		return UK_SW_WRONG_LENGTH;
-	key = key_get(card, kr);
-	if (key == NULL || uk_sm2_sign_e(key, c->data + 2, sig) != 0)
-		return UK_SW_UNKNOWN;
-	return uk_buf_put(c->resp, sig, sizeof(sig)) == 0 ? UK_SW_OK : UK_SW_UNKNOWN;
+	/* A second-generation key signs only once its holder pressed the button. */
+	if (card->confirm != NULL && card->confirm(card->confirm_arg) != 0)
+		return UK_SW_CONDITIONS;
+	if (!c->sess->has_tk)
+		return UK_SW_SECURITY_STATUS;
+	/* the scalar is unsealed for this one operation only (ukt_keystore.c) */
+	key = ukt_keystore_key_load(c->sess->tk, kr, k);
+	sw = key != NULL && uk_sm2_sign_e(key, c->data + 2, sig) == 0 &&
+	     uk_buf_put(c->resp, sig, sizeof(sig)) == 0 ? UK_SW_OK : UK_SW_UNKNOWN;
+	EVP_PKEY_free(key);
+	return sw;
 }

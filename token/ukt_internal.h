@@ -10,6 +10,7 @@
 #include "uk_apdu.h"
 #include "uk_buf.h"
 #include "uk_sm.h"
+#include "ukt_xport.h"
 #include "ukt_card.h"
 
 #define UKT_PROFILE_VERSION 1
@@ -20,31 +21,42 @@
 #define UKT_LABEL_MAX 32
 #define UKT_PIN_MIN 8
 #define UKT_PIN_MAX 12
-#define UKT_PIN_TRIES 10
+#define UKT_PIN_TRIES 10        /* default maximum; settable per application at creation */
+#define UKT_PIN_TRIES_MIN 3
+#define UKT_PIN_TRIES_MAX 15    /* 63Cx carries at most 15 */
 #define UKT_SALT_LEN 16
-#define UKT_PIN_HASH_LEN 32
-#define UKT_PBKDF2_ITER 10000u
+/* PBKDF2 iterations of a PIN's key-encryption key: ~15 ms here (OpenSSL 3.0, one core),
+ * keeping a VERIFY well under 50 ms; stored per PIN so it can be raised later. */
+#define UKT_PBKDF2_ITER 50000u
+/* ukt_keystore.c: token key and AEAD (AES-256-GCM) blobs nonce || ciphertext || tag */
+#define UKT_TK_LEN 32
+#define UKT_AEAD_NONCE 12
+#define UKT_AEAD_TAG 16
+#define UKT_AEAD_OVERHEAD (UKT_AEAD_NONCE + UKT_AEAD_TAG)
+#define UKT_WRAPPED_TK_LEN (UKT_TK_LEN + UKT_AEAD_OVERHEAD)
+#define UKT_WRAPPED_KEY_LEN (32 + UKT_AEAD_OVERHEAD)
 #define UKT_CAPACITY 65536u     /* nominal storage reported as free space (GET DATA 86) */
 
 enum { UKT_PIN_USER = 0, UKT_PIN_SO = 1 };
 enum { UKT_PIN_FLAG_BLOCKED = 0x01, UKT_PIN_FLAG_MUST_CHANGE = 0x02 };
 enum { UKT_ALG_SM2 = 0x01, UKT_ALG_P256 = 0x02, UKT_ALG_RSA2048 = 0x03 };
 
-/* The PIN is kept only as PBKDF2-HMAC-SHA256(pin, salt, iter). */
+/* The PIN itself is never kept: only the token key sealed under
+ * KEK = PBKDF2-HMAC-SHA256(pin, salt, iter); the PIN is right when the seal opens. */
 typedef struct ukt_pin {
 	uint8_t tries;
-	uint8_t max;
+	uint8_t max;            /* UKT_PIN_TRIES_MIN..UKT_PIN_TRIES_MAX */
 	uint8_t flags;          /* UKT_PIN_FLAG_MUST_CHANGE; blocked is derived from tries */
 	uint32_t iter;
 	uint8_t salt[UKT_SALT_LEN];
-	uint8_t hash[UKT_PIN_HASH_LEN];
+	uint8_t wrapped_tk[UKT_WRAPPED_TK_LEN];
 } ukt_pin;
 
 typedef struct ukt_keypair {
 	uint8_t present;
 	uint8_t alg;
-	uint8_t priv[32];       /* MILESTONE NOTE: clear in the state file for now; encryption
-	                         * at rest (wrapped under a device key) comes in a later milestone */
+	uint8_t wrapped[UKT_WRAPPED_KEY_LEN];   /* private scalar sealed under the token key
+	                                         * (ukt_keystore.c); never held in clear */
 	uint8_t pub[65];
 } ukt_keypair;
 
@@ -70,6 +82,8 @@ typedef struct ukt_session {
 	int used;
 	uint64_t last_use;      /* LRU eviction */
 	uint8_t verified[2];    /* per PIN: verified in this session */
+	uint8_t has_tk;         /* tk valid: set while a PIN is verified in this session */
+	uint8_t tk[UKT_TK_LEN]; /* token key, unwrapped by that PIN; wiped with the session */
 	uk_sm_session sm;
 } ukt_session;
 
@@ -81,9 +95,11 @@ struct ukt_card {
 	ukt_session sess[UKT_MAX_SESSIONS];
 	uint64_t tick;
 	uint8_t next_sid;
-	EVP_PKEY *keys[UKT_MAX_KEYS];   /* cache of private keys built from st */
+	ukt_xport xport;               /* chain being received, answer awaiting GET RESPONSE */
 	ukt_write_hook hook;
 	void *hook_arg;
+	ukt_confirm_hook confirm;      /* button of a second-generation key (PSO) */
+	void *confirm_arg;
 };
 
 /* A command being processed: the parsed APDU, the plain payload (unwrapped when secured),
@@ -102,10 +118,30 @@ uint16_t ukt_state_commit(ukt_card *card, const ukt_state *next); /* 9000 or 658
 void ukt_state_wipe(ukt_state *st);
 
 /* ukt_pin.c */
-int ukt_pin_set(ukt_pin *pin, const uint8_t *value, size_t len, int must_change);
 int ukt_pin_valid_format(const uint8_t *value, size_t len);
 uint16_t ukt_pin_status_sw(const ukt_pin *pin);
-uint16_t ukt_pin_verify(ukt_card *card, int which, const uint8_t *value, size_t len);
+/* VERIFY of a PIN in session s: on 9000 the PIN is verified there and s holds TK; a wrong
+ * PIN logs that PIN out of s. Returns 9000, 63Cx, 6983, 6581 or 6F00. */
+uint16_t ukt_pin_login(ukt_card *card, ukt_session *s, int which, const uint8_t *value,
+                       size_t len);
+/* Clear the verified state of one PIN in s; TK is wiped when no PIN is left verified. */
+void ukt_pin_logout(ukt_session *s, int which);
+uint16_t ukt_cmd_change_ref(ukt_card *card, ukt_cmd *c);
+uint16_t ukt_cmd_reset_retry(ukt_card *card, ukt_cmd *c);
+
+/* ukt_keystore.c: token key TK wrapped under each PIN, private keys sealed under TK */
+int ukt_keystore_provision(ukt_state *st, const uint8_t *user, size_t ulen, const uint8_t *so,
+                           size_t slen, unsigned max_tries);   /* max_tries 0 = default */
+int ukt_keystore_tk_wrap(ukt_pin *pin, int which, const uint8_t *value, size_t len,
+                         const uint8_t tk[UKT_TK_LEN]);        /* fresh salt; 0 or -1 */
+int ukt_keystore_tk_unwrap(const ukt_pin *pin, int which, const uint8_t *value, size_t len,
+                           uint8_t tk[UKT_TK_LEN]);            /* 1 right PIN, 0 wrong, -1 */
+int ukt_keystore_key_seal(const uint8_t tk[UKT_TK_LEN], unsigned kr, ukt_keypair *k,
+                          const uint8_t d[32]);                /* k->alg, k->pub set first */
+int ukt_keystore_key_open(const uint8_t tk[UKT_TK_LEN], unsigned kr, const ukt_keypair *k,
+                          uint8_t d[32]);                      /* 0 or -1 */
+EVP_PKEY *ukt_keystore_key_load(const uint8_t tk[UKT_TK_LEN], unsigned kr,
+                                const ukt_keypair *k);         /* free with EVP_PKEY_free */
 
 /* ukt_session.c */
 void ukt_sessions_clear(ukt_card *card);

@@ -3,7 +3,10 @@
  * One file, DIR/state:
  *   magic "UKEYSTAT" (8) || version (2, BE) || 00 00 || content length (4, BE) || content
  *   || SHA-256 of everything before it (32)
- * The content is a BER-TLV sequence (tags below). A new state is written to DIR/state.tmp,
+ * The content is a BER-TLV sequence (tags below). Version 2: no PIN and no private key in
+ * clear; each PIN record holds the token key sealed under the PIN, each key pair its scalar
+ * sealed under the token key (ukt_keystore.c). Version 1 files (clear private scalars) are
+ * refused with a message; nothing was deployed with them. A new state is written to DIR/state.tmp,
  * fsync'ed, renamed over DIR/state, and DIR is fsync'ed, so a crash leaves either the old or
  * the new state; a file that fails its checks is refused, never replaced by defaults. */
 #include "ukt_internal.h"
@@ -23,7 +26,8 @@
 #include "uk_wipe.h"
 
 #define STATE_MAGIC "UKEYSTAT"
-#define STATE_VERSION 1
+#define STATE_VERSION 2
+#define STATE_VERSION_CLEAR_KEYS 1     /* refused */
 #define STATE_HDR_LEN 16
 #define STATE_MAX (1u << 20)
 
@@ -34,10 +38,10 @@ enum {
 	/* inside a container */
 	T_C_INDEX = 0x80, T_C_NAME = 0x81, T_C_PAIR0 = 0xA0, T_C_PAIR1 = 0xA1,
 	/* inside a pair */
-	T_K_ALG = 0x80, T_K_PRIV = 0x81, T_K_PUB = 0x86,
+	T_K_ALG = 0x80, T_K_SEALED = 0x82, T_K_PUB = 0x86,   /* v1 had 81 = clear scalar */
 };
 
-#define PIN_REC_LEN (3 + 4 + UKT_SALT_LEN + UKT_PIN_HASH_LEN)
+#define PIN_REC_LEN (3 + 4 + UKT_SALT_LEN + UKT_WRAPPED_TK_LEN)
 
 void ukt_state_wipe(ukt_state *st)
 {
@@ -62,7 +66,7 @@ static void put_pin(uk_buf *b, unsigned tag, const ukt_pin *pin)
 	rec[2] = pin->flags;
 	uk_set_u32(rec + 3, pin->iter);
 	memcpy(rec + 7, pin->salt, UKT_SALT_LEN);
-	memcpy(rec + 7 + UKT_SALT_LEN, pin->hash, UKT_PIN_HASH_LEN);
+	memcpy(rec + 7 + UKT_SALT_LEN, pin->wrapped_tk, UKT_WRAPPED_TK_LEN);
 	uk_tlv_put(b, tag, rec, sizeof(rec));
 	uk_wipe(rec, sizeof(rec));
 }
@@ -75,7 +79,7 @@ static void put_pair(uk_buf *b, unsigned tag, const ukt_keypair *k)
 		return;
 	uk_buf_init(&in, 0, 1);
 	uk_tlv_put(&in, T_K_ALG, &k->alg, 1);
-	uk_tlv_put(&in, T_K_PRIV, k->priv, sizeof(k->priv));
+	uk_tlv_put(&in, T_K_SEALED, k->wrapped, sizeof(k->wrapped));
 	uk_tlv_put(&in, T_K_PUB, k->pub, sizeof(k->pub));
 	if (in.failed)
 		b->failed = 1;
@@ -141,21 +145,23 @@ static int get_pin(const uk_tlv *t, ukt_pin *pin)
 	pin->flags = t->value[2];
 	pin->iter = uk_get_u32(t->value + 3);
 	memcpy(pin->salt, t->value + 7, UKT_SALT_LEN);
-	memcpy(pin->hash, t->value + 7 + UKT_SALT_LEN, UKT_PIN_HASH_LEN);
-	return pin->max == UKT_PIN_TRIES && pin->tries <= pin->max && pin->iter > 0 ? 0 : -1;
+	memcpy(pin->wrapped_tk, t->value + 7 + UKT_SALT_LEN, UKT_WRAPPED_TK_LEN);
+	return pin->max >= UKT_PIN_TRIES_MIN && pin->max <= UKT_PIN_TRIES_MAX &&
+	       pin->tries <= pin->max && pin->iter > 0 ? 0 : -1;
 }
 
 static int get_pair(const uk_tlv *t, ukt_keypair *k)
 {
-	uk_tlv alg, priv, pub;
+	uk_tlv alg, sealed, pub;
 
 	if (uk_tlv_find(t->value, t->len, T_K_ALG, &alg) != 1 || alg.len != 1 ||
-	    uk_tlv_find(t->value, t->len, T_K_PRIV, &priv) != 1 || priv.len != sizeof(k->priv) ||
+	    uk_tlv_find(t->value, t->len, T_K_SEALED, &sealed) != 1 ||
+	    sealed.len != sizeof(k->wrapped) ||
 	    uk_tlv_find(t->value, t->len, T_K_PUB, &pub) != 1 || pub.len != sizeof(k->pub))
 		return -1;
 	k->present = 1;
 	k->alg = alg.value[0];
-	memcpy(k->priv, priv.value, sizeof(k->priv));
+	memcpy(k->wrapped, sealed.value, sizeof(k->wrapped));
 	memcpy(k->pub, pub.value, sizeof(k->pub));
 	return 0;
 }
@@ -278,6 +284,16 @@ static int read_all(int fd, uk_buf *b)
 	}
 }
 
+/* Why a state file was refused, for the log. */
+static const char *state_refusal(const uk_buf *img)
+{
+	if (img->len >= STATE_HDR_LEN && memcmp(img->data, STATE_MAGIC, 8) == 0 &&
+	    uk_get_u16(img->data + 8) == STATE_VERSION_CLEAR_KEYS)
+		return "state file version 1 (private keys in clear) is no longer supported; "
+		       "move it away to provision a new key";
+	return "state file damaged, refusing it";
+}
+
 int ukt_state_load(const char *dir, ukt_state *st)
 {
 	char *path = state_path(dir, "state");
@@ -293,7 +309,7 @@ int ukt_state_load(const char *dir, ukt_state *st)
 		goto out;
 	}
 	if (read_all(fd, &img) != 0 || state_decode(img.data, img.len, st) != 0) {
-		uk_log(UK_LOG_ERROR, "token", "%s: state file damaged, refusing it", path);
+		uk_log(UK_LOG_ERROR, "token", "%s: %s", path, state_refusal(&img));
 		goto out;
 	}
 	ret = 1;
