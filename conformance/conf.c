@@ -288,7 +288,7 @@ int conf_state_read(const conf_ctx *c, uk_buf *out)
 	return out->failed ? -1 : 0;
 }
 
-/* The state file seals private keys under a token key wrapped by the PINs (format 2,
+/* The state file seals private keys under a token key wrapped by the PINs (format 3,
  * token/ukt_keystore.c): the scalar is unsealed with the user PIN by the test-only accessor
  * of the token's test library, which never touches the card's try counter. */
 int conf_state_private(const conf_ctx *c, const uint8_t pub[65], uint8_t d[32])

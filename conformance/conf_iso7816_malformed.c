@@ -41,7 +41,7 @@ static const struct {
 	{ "00A4000006F0756B657901", 0x6A86, 0, "SELECT with P1 P2 00 00" },
 	{ "00A4040006F0756B657902", 0x6A82, 0, "SELECT of another AID" },
 	{ "00CA0200", 0x6A88, 0, "GET DATA P1 02" },
-	{ "00CA0103", 0x6A88, 0, "GET DATA P2 03" },
+	{ "00CA0104", 0x6A88, 0, "GET DATA P2 04" },
 	{ "00200083", 0x6A88, 0, "VERIFY P2 83" },
 	{ "00200081087A71397838773776", 0x6987, 0, "plain VERIFY with a PIN" },
 	{ "80E00000048102616100", 0x6987, 0, "plain CREATE CONTAINER" },
@@ -126,7 +126,7 @@ static void run_secured(conf_ctx *c)
 	a.data[a.len - 2] ^= 1;                                 /* last MAC byte (Le follows) */
 	UK_CHECK_EQ(ukt_host_raw(&c->h, a.data, a.len), 0x6988);
 	a.data[a.len - 2] ^= 1;
-	a.data[2] = 0x01;                                       /* P1 */
+	a.data[2] = 0x02;                                       /* P1 (01 is CREATE FILE) */
 	UK_CHECK_EQ(ukt_host_raw(&c->h, a.data, a.len), 0x6A86);
 	conf_say(c, "%-40s 6988 / 6988 / 6A86", "secured: unknown SID, bad MAC, wrong P1");
 	/* an accepted command (no key there: 6A88) replayed verbatim */

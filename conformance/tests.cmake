@@ -26,6 +26,7 @@ set(UKEY_CONFORMANCE_TESTS
   "S0-K6_S0-K8_no_private_export      conf_s0_k6_k8.c"
   "S1-3_two_factor                    conf_s1_3.c"
   "S2-1_signing_pair                  conf_s2_1.c"
+  "S0-K9_delete_container             conf_s0_k9.c"
   "ISO7816-4_malformed                conf_iso7816_malformed.c"
   "ISO7816-4_chaining                 conf_iso7816_chaining.c")
 

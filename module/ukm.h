@@ -27,6 +27,7 @@
 #include "uk_sm.h"
 
 #define UKM_MAX_CONTAINERS 16
+#define UKM_ALG_SM2 0x01            /* algorithm id of the APDU profile (GET DATA 02 tag 80) */
 #define UKM_NAME_MAX 64
 #define UKM_PIN_MIN 8
 #define UKM_PIN_MAX 12

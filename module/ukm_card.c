@@ -294,13 +294,17 @@ int ukm_parse_pins(const uint8_t *p, size_t n, ukm_card_cache *c)
 	return 0;
 }
 
-/* A4/A5 { 80 01 <alg>, 7F49 { 86 <point> } } */
+/* A4/A5 { 80 01 <alg>, 7F49 { 86 <point> } }. Only SM2 pairs (alg 01) are exposed for now;
+ * a pair of another algorithm (P-256, RSA: 7F49 { 81 n, 82 e }) is left out, not an error. */
 static int ukm_parse_keypair(const uk_tlv *t, ukm_keypair *kp)
 {
 	uk_tlv alg, pk, pt;
 
-	if (uk_tlv_find(t->value, t->len, 0x80, &alg) != 1 || alg.len != 1 ||
-	    uk_tlv_find(t->value, t->len, 0x7F49, &pk) != 1 ||
+	if (uk_tlv_find(t->value, t->len, 0x80, &alg) != 1 || alg.len != 1)
+		return -1;
+	if (alg.value[0] != UKM_ALG_SM2)
+		return 0;
+	if (uk_tlv_find(t->value, t->len, 0x7F49, &pk) != 1 ||
 	    uk_tlv_find(pk.value, pk.len, 0x86, &pt) != 1 || pt.len != UK_SM2_POINT_LEN)
 		return -1;
 	kp->present = 1;

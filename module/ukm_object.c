@@ -246,7 +246,7 @@ static int ukm_object_make(ukm_slot *s, unsigned ci, int usage, int priv, ukm_ob
 	const ukm_container *c = &s->cache.cont[ci];
 	const ukm_keypair *kp = &c->pair[usage];
 
-	if (!s->cache.have_containers || !c->present || !kp->present || kp->alg != 0x01)
+	if (!s->cache.have_containers || !c->present || !kp->present || kp->alg != UKM_ALG_SM2)
 		return -1;
 	if (priv && s->login != UKM_LOGIN_USER)
 		return -1;          /* private objects exist for the user only (§4.4 CKA_PRIVATE) */

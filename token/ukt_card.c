@@ -8,6 +8,7 @@
  * Between parsing and the table sit command chaining and GET RESPONSE (ukt_xport.c): a
  * chain executes once, with its reassembled data, when its last part arrives. */
 #include "ukt_internal.h"
+#include "ukt_files.h"
 #include "ukt_xport.h"
 
 #include <errno.h>
@@ -56,14 +57,28 @@ typedef struct ins_entry {
 	const char *name;
 } ins_entry;
 
+/* 04 00 by AID; 02 0C by file identifier, no FCI (docs/apdu.md "Files") */
 static uint16_t p1p2_select(const uk_apdu *a)
 {
-	return a->p1 == 0x04 && a->p2 == 0x00 ? UK_SW_OK : UK_SW_WRONG_P1P2;
+	return (a->p1 == 0x04 && a->p2 == 0x00) || (a->p1 == 0x02 && a->p2 == 0x0C)
+	       ? UK_SW_OK : UK_SW_WRONG_P1P2;
+}
+
+/* E0: P1 00 CREATE CONTAINER, 01 CREATE FILE; E4: P1 00 DELETE FILE, 01 DELETE CONTAINER */
+static uint16_t p1p2_create_delete(const uk_apdu *a)
+{
+	return a->p1 <= 0x01 && a->p2 == 0x00 ? UK_SW_OK : UK_SW_WRONG_P1P2;
+}
+
+/* B0/D6: 15-bit offset (P1 b8 set would name a short EF identifier: not supported) */
+static uint16_t p1p2_offset(const uk_apdu *a)
+{
+	return (a->p1 & 0x80) == 0 ? UK_SW_OK : UK_SW_WRONG_P1P2;
 }
 
 static uint16_t p1p2_get_data(const uk_apdu *a)
 {
-	return a->p1 == 0x01 && a->p2 <= 0x02 ? UK_SW_OK : UK_SW_REF_NOT_FOUND;
+	return a->p1 == 0x01 && a->p2 <= 0x03 ? UK_SW_OK : UK_SW_REF_NOT_FOUND;
 }
 
 static uint16_t p1p2_zero(const uk_apdu *a)
@@ -99,28 +114,39 @@ static uint16_t p1p2_reset_retry(const uk_apdu *a)
 	return a->p2 == 0x81 ? UK_SW_OK : UK_SW_REF_NOT_FOUND;
 }
 
-static uint16_t p1p2_pso_sign(const uk_apdu *a)
+/* ISO 7816-8 §5.4 COMPUTE DIGITAL SIGNATURE (9E 9A) and §5.8 DECIPHER (80 86). */
+static uint16_t p1p2_pso(const uk_apdu *a)
 {
-	return a->p1 == 0x9E && a->p2 == 0x9A ? UK_SW_OK : UK_SW_WRONG_P1P2;
+	return (a->p1 == 0x9E && a->p2 == 0x9A) || (a->p1 == 0x80 && a->p2 == 0x86)
+	       ? UK_SW_OK : UK_SW_WRONG_P1P2;
 }
 
 /* The instruction table of docs/apdu.md. */
 static const ins_entry ins_table[] = {
-	{ 0x00, 0xA4, SM_PLAIN, 0, 0, 0, 2 + 6 + 2 + 3 + 2, p1p2_select, ukt_cmd_select, "SELECT" },
+	{ 0x00, 0xA4, SM_PLAIN, 0, 0, 0, 2 + 6 + 2 + 3 + 2, p1p2_select, ukt_cmd_select_any, "SELECT" },
 	{ 0x00, 0xCA, SM_PLAIN, 0, 1, 0, 0, p1p2_get_data, ukt_cmd_get_data, "GET DATA" },
 	{ 0x00, 0x86, SM_PLAIN, 0, 1, 0, 2 + 3 + 2 + 65, p1p2_zero, ukt_cmd_general_auth,
 	  "GENERAL AUTHENTICATE" },
 	{ 0x00, 0x20, SM_EITHER, 1, 1, 0, 0, p1p2_verify, ukt_cmd_verify, "VERIFY" },
-	{ 0x80, 0xE0, SM_SECURED, 0, 1, 1, 3, p1p2_zero, ukt_cmd_create_container,
-	  "CREATE CONTAINER" },
+	{ 0x80, 0xE0, SM_SECURED, 0, 1, 1, 3, p1p2_create_delete, ukt_cmd_create_any,
+	  "CREATE CONTAINER/FILE" },
+	{ 0x80, 0xE4, SM_SECURED, 0, 1, 1, 0, p1p2_create_delete, ukt_cmd_delete_any,
+	  "DELETE FILE/CONTAINER" },
+	{ 0x00, 0xB0, SM_PLAIN, 0, 1, 0, 0, p1p2_offset, ukt_cmd_read_binary, "READ BINARY" },
+	{ 0x00, 0xB1, SM_PLAIN, 0, 1, 0, 0, p1p2_zero, ukt_cmd_read_binary, "READ BINARY" },
+	{ 0x00, 0xD6, SM_SECURED, 0, 1, 1, 0, p1p2_offset, ukt_cmd_update_binary,
+	  "UPDATE BINARY" },
+	{ 0x00, 0xD7, SM_SECURED, 0, 1, 1, 0, p1p2_zero, ukt_cmd_update_binary,
+	  "UPDATE BINARY" },
 	{ 0x00, 0x46, SM_EITHER, 0, 1, 0, 3 + 2 + 65, p1p2_generate, ukt_cmd_generate,
 	  "GENERATE ASYMMETRIC KEY PAIR" },
-	{ 0x00, 0x2A, SM_SECURED, 0, 1, 1, 64, p1p2_pso_sign, ukt_cmd_pso, "PSO" },
+	{ 0x00, 0x2A, SM_SECURED, 0, 1, 1, 0, p1p2_pso, ukt_cmd_pso, "PSO" },
 	{ 0x00, 0x24, SM_SECURED, 1, 1, 0, 0, p1p2_change_ref, ukt_cmd_change_ref,
 	  "CHANGE REFERENCE DATA" },
 	{ 0x00, 0x2C, SM_SECURED, 1, 1, 0, 0, p1p2_reset_retry, ukt_cmd_reset_retry,
 	  "RESET RETRY COUNTER" },
 	{ 0x00, 0xC0, SM_PLAIN, 0, 0, 0, 0, p1p2_zero, cmd_get_response, "GET RESPONSE" },
+	{ 0x00, 0x84, SM_PLAIN, 0, 1, 0, 0, p1p2_zero, ukt_cmd_get_challenge, "GET CHALLENGE" },
 };
 
 /* ISO 7816-4 §5.4.1 class byte: b8 proprietary, b4-b3 secure messaging, b5 chaining,
@@ -248,7 +274,9 @@ out:
 }
 
 /* Instructions whose command has no data field: chaining them is refused (6884). */
-static const uint8_t ins_without_data[] = { 0xCA /* GET DATA */, 0xC0 /* GET RESPONSE */ };
+static const uint8_t ins_without_data[] = { 0xCA /* GET DATA */, 0xC0 /* GET RESPONSE */,
+                                            0x84 /* GET CHALLENGE */,
+                                            0xB0 /* READ BINARY */ };
 
 /* The checks of a chain's first part (ukt_chain_check): those of the whole command as far
  * as they do not depend on the data, so a chain that cannot run is refused at once and
@@ -293,10 +321,11 @@ static uint16_t transmit_apdu(ukt_card *card, const uint8_t *cmd, size_t len, uk
 	return ukt_xport_answer(x, &whole, resp, sw);
 }
 
-/* Status words that carry response data: 9000 and 61xx (a piece of a longer answer). */
+/* Status words that carry response data: 9000, 61xx (a piece of a longer answer) and 6282
+ * (READ BINARY reached the end of the file before Ne bytes, ISO 7816-4 §11.2.3). */
 static int sw_has_data(uint16_t sw)
 {
-	return sw == UK_SW_OK || (sw & 0xFF00) == UK_SW_BYTES_REMAINING;
+	return sw == UK_SW_OK || (sw & 0xFF00) == UK_SW_BYTES_REMAINING || sw == 0x6282;
 }
 
 int ukt_card_transmit(ukt_card *card, const uint8_t *cmd, size_t len, uint8_t *resp,
@@ -335,6 +364,7 @@ int ukt_card_power(ukt_card *card, int op)
 		return -1;
 	if (op != UKT_POWER_ON || !card->powered) {
 		card->selected = 0;
+		ukt_files_deselect(card);
 		ukt_sessions_clear(card);
 		ukt_xport_reset(card_xport(card));      /* no chain or pending answer survives */
 	}
@@ -465,6 +495,8 @@ ukt_card *ukt_card_open(const char *state_dir, const ukt_provision *defaults)
 	if (r == 0)     /* no card here yet: provision one and make it durable */
 		r = provision(&card->st, defaults ? defaults : &none) == 0 &&
 		    ukt_state_commit(card, &card->st) == UK_SW_OK ? 1 : -1;
+	if (r == 1 && ukt_files_open(card) != 0)
+		r = -1;
 	card->powered = 1;
 out:
 	if (r != 1) {
@@ -480,6 +512,7 @@ void ukt_card_close(ukt_card *card)
 		return;
 	ukt_sessions_clear(card);
 	ukt_xport_free(card_xport(card));
+	ukt_files_close(card);
 	free(card->dir);
 	uk_wipe(card, sizeof(*card));
 	free(card);

@@ -4,16 +4,19 @@
  * its data field, changes the state through ukt_state_commit() and appends response data.
  * A handler that refuses a command leaves the card unchanged. */
 #include "ukt_internal.h"
+#include "ukt_files.h"
 
 #include <string.h>
 
+#include <openssl/rand.h>
+
 #include "uk_crypto.h"
+#include "uk_log.h"
 #include "uk_tlv.h"
 #include "uk_wipe.h"
 
 #define FIRMWARE_MAJOR 0
 #define FIRMWARE_MINOR 1
-#define ALG_MASK_SM2 0x0001
 
 const uint8_t ukt_aid[6] = { 0xF0, 0x75, 0x6B, 0x65, 0x79, 0x01 };
 static const char manufacturer[] = "ukey project";
@@ -38,23 +41,32 @@ uint16_t ukt_cmd_select(ukt_card *card, ukt_cmd *c)
 	return UK_SW_OK;
 }
 
-static size_t space_used(const ukt_state *st)
+/* Bytes a container takes: a fixed overhead, the name, each pair's stored records. */
+size_t ukt_space_used(const ukt_state *st)
 {
-	size_t i, used = 0;
+	const ukt_container *c;
+	size_t i, j, used = 0;
 
-	for (i = 0; i < UKT_MAX_CONTAINERS; i++)
-		if (st->cont[i].present)
-			used += 16 + st->cont[i].name_len + 2 * sizeof(ukt_keypair);
+	for (i = 0; i < UKT_MAX_CONTAINERS; i++) {
+		c = &st->cont[i];
+		if (!c->present)
+			continue;
+		used += 16 + c->name_len;
+		for (j = 0; j < 2; j++)
+			if (c->pair[j].present)
+				used += 8 + c->pair[j].pub_len + c->pair[j].wrapped_len;
+	}
 	return used;
 }
 
 /* GET DATA 01/00: device information (S0-B2 serial, label, zone, identity). */
-static void get_device_info(const ukt_state *st, uk_buf *r)
+static void get_device_info(const ukt_card *card, uk_buf *r)
 {
+	const ukt_state *st = &card->st;
 	uint8_t fw[2] = { FIRMWARE_MAJOR, FIRMWARE_MINOR }, free_b[4], alg[2], ver = UKT_PROFILE_VERSION;
 
-	uk_set_u32(free_b, (uint32_t)(UKT_CAPACITY - space_used(st)));
-	uk_set_u16(alg, ALG_MASK_SM2);
+	uk_set_u32(free_b, (uint32_t)ukt_space_free(card));
+	uk_set_u16(alg, ukt_alg_mask());
 	uk_tlv_put(r, 0x80, st->serial, UKT_SERIAL_LEN);
 	uk_tlv_put(r, 0x81, st->label, st->label_len);
 	uk_tlv_put(r, 0x82, &st->zone, 1);
@@ -78,8 +90,9 @@ static void put_pin_status(uk_buf *r, unsigned tag, const ukt_pin *pin)
 }
 
 /* GET DATA 01/01: PIN status. */
-static void get_pin_status(const ukt_state *st, uk_buf *r)
+static void get_pin_status(const ukt_card *card, uk_buf *r)
 {
+	const ukt_state *st = &card->st;
 	static const uint8_t lens[2] = { UKT_PIN_MIN, UKT_PIN_MAX };
 
 	put_pin_status(r, 0x81, &st->pin[UKT_PIN_USER]);
@@ -87,30 +100,28 @@ static void get_pin_status(const ukt_state *st, uk_buf *r)
 	uk_tlv_put(r, 0x83, lens, sizeof(lens));
 }
 
-/* { 80 01 alg, 7F49 { 86 41 point } }, built inside out so every length comes from the
- * bytes actually written. */
+/* { 80 01 alg, 7F49 { public key } } with the template GENERATE answers (ukt_alg.c), built
+ * inside out so every length comes from the bytes actually written. */
 static void put_pair_info(uk_buf *r, unsigned tag, const ukt_keypair *k)
 {
-	uk_buf point, pair;
+	uk_buf pair;
 
 	if (!k->present)
 		return;
-	uk_buf_init(&point, 0, 0);
 	uk_buf_init(&pair, 0, 0);
-	uk_tlv_put(&point, 0x86, k->pub, sizeof(k->pub));
 	uk_tlv_put(&pair, 0x80, &k->alg, 1);
-	uk_tlv_put(&pair, 0x7F49, point.data, point.len);
-	if (point.failed || pair.failed)
+	ukt_alg_put_public(&pair, k->alg, k->pub, k->pub_len);
+	if (pair.failed)
 		r->failed = 1;
 	else
 		uk_tlv_put(r, tag, pair.data, pair.len);
-	uk_buf_free(&point);
 	uk_buf_free(&pair);
 }
 
-/* GET DATA 01/02: one A0 template per container. */
-static void get_containers(const ukt_state *st, uk_buf *r)
+/* GET DATA 01/02: one A0 template per container (86/87: certificate lengths, ukt_files.c). */
+static void get_containers(const ukt_card *card, uk_buf *r)
 {
+	const ukt_state *st = &card->st;
 	const ukt_container *c;
 	uk_buf tpl;
 	uint8_t i;
@@ -124,6 +135,7 @@ static void get_containers(const ukt_state *st, uk_buf *r)
 		uk_tlv_put(&tpl, 0x81, c->name, c->name_len);
 		put_pair_info(&tpl, 0xA4, &c->pair[0]);
 		put_pair_info(&tpl, 0xA5, &c->pair[1]);
+		ukt_files_put_cert_lengths(card, i, &tpl);
 		if (tpl.failed)
 			r->failed = 1;
 		else
@@ -135,13 +147,13 @@ static void get_containers(const ukt_state *st, uk_buf *r)
 /* GET DATA, ISO 7816-4 §11.4.3, proprietary data objects selected by P2 (P1 = 01). */
 uint16_t ukt_cmd_get_data(ukt_card *card, ukt_cmd *c)
 {
-	static void (*const objects[])(const ukt_state *, uk_buf *) = {
-		get_device_info, get_pin_status, get_containers,
+	static void (*const objects[])(const ukt_card *, uk_buf *) = {
+		get_device_info, get_pin_status, get_containers, ukt_files_put_list,
 	};
 
 	if (c->len != 0)
 		return UK_SW_WRONG_LENGTH;
-	objects[c->apdu->p2](&card->st, c->resp);
+	objects[c->apdu->p2](card, c->resp);
 	return c->resp->failed ? UK_SW_UNKNOWN : UK_SW_OK;
 }
 
@@ -226,58 +238,77 @@ out:
 	return sw;
 }
 
-static void put_public_key(uk_buf *r, const uint8_t pub[UK_SM2_POINT_LEN])
+/* The dispatcher's early Le rule (ukt_card.c, docs/apdu.md "Transport") for an answer whose
+ * length is known only once the data is read (algorithm, key): a short Le smaller than an
+ * answer of at most 256 bytes gives 6Cxx, an extended Le too small 6700; a longer answer
+ * is paged with 61xx. Checked before anything is computed or changed. */
+static uint16_t le_check(const uk_apdu *a, size_t n)
 {
-	uk_tlv_put_header(r, 0x7F49, 2 + UK_SM2_POINT_LEN);
-	uk_tlv_put(r, 0x86, pub, UK_SM2_POINT_LEN);
+	if (!a->has_le || a->le >= n)
+		return UK_SW_OK;
+	if (a->extended)
+		return UK_SW_WRONG_LENGTH;
+	return n <= UKT_SHORT_NE_MAX ? (uint16_t)(UK_SW_WRONG_LE | (n & 0xFF)) : UK_SW_OK;
 }
 
-/* The new scalar is sealed under the session's token key before it is stored
+/* The new private key is sealed under the session's token key before it is stored
  * (ukt_keystore.c): the state, in memory and on disk, never holds it in clear. */
-static uint16_t generate_sm2(ukt_card *card, const ukt_session *s, unsigned kr, uk_buf *r)
+static uint16_t generate_pair(ukt_card *card, const ukt_session *s, unsigned kr,
+                              const ukt_alg *alg, uk_buf *r)
 {
-	uint8_t d[UK_SM2_PRIV_LEN];
+	uint8_t priv[UKT_PRIV_MAX];
+	size_t publen = 0, privlen = 0;
 	ukt_state next;
 	ukt_keypair *k;
-	EVP_PKEY *key = NULL;
 	uint16_t sw = UK_SW_UNKNOWN;
 
 	memcpy(&next, &card->st, sizeof(next));
 	k = &next.cont[kr / 2].pair[kr % 2];
-	k->alg = UKT_ALG_SM2;
-	key = uk_sm2_generate();
-	if (key == NULL || uk_sm2_get_private(key, d) != 0 ||
-	    uk_sm2_get_public(key, k->pub) != 0 || ukt_keystore_key_seal(s->tk, kr, k, d) != 0)
+	memset(k, 0, sizeof(*k));
+	k->alg = alg->id;
+	if (alg->generate(k->pub, &publen, priv, &privlen) != 0) {
+		uk_log(UK_LOG_ERROR, "token", "key generation (alg %02X) failed", alg->id);
+		goto out;
+	}
+	k->pub_len = (uint16_t)publen;
+	if (ukt_keystore_key_seal(s->tk, kr, k, priv, privlen) != 0)
 		goto out;
 	k->present = 1;
 	sw = ukt_state_commit(card, &next);
-	if (sw != UK_SW_OK)
-		goto out;
-	put_public_key(r, k->pub);
-	if (r->failed)
+	if (sw == UK_SW_OK && ukt_alg_put_public(r, k->alg, k->pub, k->pub_len) != 0)
 		sw = UK_SW_UNKNOWN;
 out:
-	uk_wipe(d, sizeof(d));
-	EVP_PKEY_free(key);
+	uk_wipe(priv, sizeof(priv));
 	ukt_state_wipe(&next);
 	return sw;
 }
 
-/* GENERATE ASYMMETRIC KEY PAIR, ISO 7816-8 §5.1: P1 80 generates (secured, user PIN),
- * P1 81 reads the public key of an existing pair. P2 = key reference. */
+/* P1 81: the public key of an existing pair, in the template GENERATE answers. */
+static uint16_t read_public(const ukt_container *cont, unsigned kr, ukt_cmd *c)
+{
+	const ukt_keypair *k = &cont->pair[kr % 2];
+
+	if (c->len != 0)
+		return UK_SW_WRONG_LENGTH;
+	if (!cont->present || !k->present)
+		return UK_SW_REF_NOT_FOUND;
+	return ukt_alg_put_public(c->resp, k->alg, k->pub, k->pub_len) == 0 ? UK_SW_OK
+	                                                                     : UK_SW_UNKNOWN;
+}
+
+/* GENERATE ASYMMETRIC KEY PAIR, ISO 7816-8 §5.1: P1 80 generates (secured, user PIN) a pair
+ * of the algorithm in 80 01 <alg> (ukt_alg.c), P1 81 reads the public key of an existing
+ * pair. P2 = key reference. The answer is 7F49 with the public-key objects of
+ * ISO 7816-8 §5.1 table 3: 86 point (EC), 81 modulus and 82 exponent (RSA). */
 uint16_t ukt_cmd_generate(ukt_card *card, ukt_cmd *c)
 {
 	unsigned kr = c->apdu->p2;
 	const ukt_container *cont = &card->st.cont[kr / 2];
+	const ukt_alg *alg;
+	uint16_t sw;
 
-	if (c->apdu->p1 == 0x81) {
-		if (c->len != 0)
-			return UK_SW_WRONG_LENGTH;
-		if (!cont->present || !cont->pair[kr % 2].present)
-			return UK_SW_REF_NOT_FOUND;
-		put_public_key(c->resp, cont->pair[kr % 2].pub);
-		return c->resp->failed ? UK_SW_UNKNOWN : UK_SW_OK;
-	}
+	if (c->apdu->p1 == 0x81)
+		return read_public(cont, kr, c);
 	if (c->sess == NULL)
 		return UK_SW_SM_MISSING;
 	if (!c->sess->verified[UKT_PIN_USER] || !c->sess->has_tk ||
@@ -285,23 +316,43 @@ uint16_t ukt_cmd_generate(ukt_card *card, ukt_cmd *c)
 		return UK_SW_SECURITY_STATUS;
 	if (c->len != 3 || c->data[0] != 0x80 || c->data[1] != 1)
 		return UK_SW_WRONG_DATA;
-	if (c->data[2] != UKT_ALG_SM2)
-		return UK_SW_WRONG_DATA;        /* 02 P-256 and 03 RSA-2048: planned */
+	alg = ukt_alg_find(c->data[2]);
+	if (alg == NULL)
+		return UK_SW_WRONG_DATA;
 	if (!cont->present)
 		return UK_SW_REF_NOT_FOUND;
-	return generate_sm2(card, c->sess, kr, c->resp);
+	sw = le_check(c->apdu, alg->tpl_len);
+	return sw == UK_SW_OK ? generate_pair(card, c->sess, kr, alg, c->resp) : sw;
 }
 
+/* Unseal the key for this one operation (ukt_keystore.c), run the mechanism, wipe. Input
+ * the mechanism refuses (padding, tag, point) is 6A80 and leaves no response data. */
+static uint16_t pso_run(const ukt_session *s, unsigned kr, const ukt_keypair *k,
+                        const ukt_mech *m, ukt_cmd *c)
+{
+	EVP_PKEY *key = ukt_keystore_key_load(s->tk, kr, k);
+	int r = UKT_MECH_FAIL;
 
-/* PSO: COMPUTE DIGITAL SIGNATURE, ISO 7816-8 §5.4; payload KR || mech || data.
- * mech 01: SM2 over a caller-computed e (GM/T 0003.2 §6.1 A3-A7), answer r || s. */
+	if (key != NULL)
+		r = m->run(key, c->data + 2, c->len - 2, c->resp);
+	EVP_PKEY_free(key);
+	if (r != UKT_MECH_OK || c->resp->failed)
+		uk_buf_reset(c->resp);
+	return r == UKT_MECH_OK && !c->resp->failed ? UK_SW_OK
+	       : r == UKT_MECH_BAD_INPUT ? UK_SW_WRONG_DATA : UK_SW_UNKNOWN;
+}
+
+/* PERFORM SECURITY OPERATION, ISO 7816-8 §5.4 COMPUTE DIGITAL SIGNATURE (P1 P2 9E 9A) and
+ * §5.8 DECIPHER (80 86); payload KR || mech || data, so one APDU names key and mechanism
+ * (no MSE SET). Mechanisms and their data lengths: ukt_alg.c, docs/apdu.md. */
 uint16_t ukt_cmd_pso(ukt_card *card, ukt_cmd *c)
 {
-	uint8_t sig[UK_SM2_SIG_LEN];
+	uint8_t op = c->apdu->p1 == 0x9E ? UKT_PSO_SIGN : UKT_PSO_DECIPHER;
 	const ukt_keypair *k;
-	EVP_PKEY *key;
-	uint16_t sw;
+	const ukt_mech *m;
+	size_t n;
 	unsigned kr;
+	uint16_t sw;
 
 	if (c->len < 2)
 		return UK_SW_WRONG_LENGTH;
@@ -311,19 +362,38 @@ uint16_t ukt_cmd_pso(ukt_card *card, ukt_cmd *c)
 	k = &card->st.cont[kr / 2].pair[kr % 2];
 	if (!k->present)
 		return UK_SW_REF_NOT_FOUND;
-	if (c->data[1] != 0x01 || k->alg != UKT_ALG_SM2)
+	m = ukt_mech_find(c->data[1], op);
+	if (m == NULL || m->alg != k->alg)
 		return UK_SW_WRONG_DATA;
-	if (c->len != 2 + UK_SM3_LEN)
+	n = c->len - 2;
+	if (n < m->min || n > m->max || (m->len_ok != NULL && !m->len_ok(n)))
 		return UK_SW_WRONG_LENGTH;
-	/* A second-generation key signs only once its holder pressed the button. */
-	if (card->confirm != NULL && card->confirm(card->confirm_arg) != 0)
-		return UK_SW_CONDITIONS;
+	if (op == UKT_PSO_SIGN) {
+		sw = le_check(c->apdu, ukt_alg_find(k->alg)->sig_len);
+		if (sw != UK_SW_OK)
+			return sw;
+		/* A second-generation key signs only once its holder pressed the button. */
+		if (card->confirm != NULL && card->confirm(card->confirm_arg) != 0)
+			return UK_SW_CONDITIONS;
+	}
 	if (!c->sess->has_tk)
 		return UK_SW_SECURITY_STATUS;
-	/* the scalar is unsealed for this one operation only (ukt_keystore.c) */
-	key = ukt_keystore_key_load(c->sess->tk, kr, k);
-	sw = key != NULL && uk_sm2_sign_e(key, c->data + 2, sig) == 0 &&
-	     uk_buf_put(c->resp, sig, sizeof(sig)) == 0 ? UK_SW_OK : UK_SW_UNKNOWN;
-	EVP_PKEY_free(key);
-	return sw;
+	return pso_run(c->sess, kr, k, m, c);
+}
+
+/* GET CHALLENGE, ISO 7816-4 §11.5.3: Ne bytes (1..256) from OpenSSL's public DRBG (a
+ * challenge is sent in clear; RAND_bytes is OpenSSL's generator for public values). Le is
+ * required: absent or above 256, 6700; a data field, 6700. */
+uint16_t ukt_cmd_get_challenge(ukt_card *card, ukt_cmd *c)
+{
+	uint8_t *p;
+
+	(void)card;
+	if (c->len != 0 || !c->apdu->has_le || c->apdu->le == 0 ||
+	    c->apdu->le > UKT_SHORT_NE_MAX)
+		return UK_SW_WRONG_LENGTH;
+	p = uk_buf_extend(c->resp, c->apdu->le);
+	if (p == NULL || RAND_bytes(p, (int)c->apdu->le) != 1)
+		return UK_SW_UNKNOWN;
+	return UK_SW_OK;
 }

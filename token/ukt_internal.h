@@ -12,6 +12,7 @@
 #include "uk_sm.h"
 #include "ukt_xport.h"
 #include "ukt_card.h"
+#include "ukt_alg.h"
 
 #define UKT_PROFILE_VERSION 1
 #define UKT_MAX_CONTAINERS 16
@@ -34,8 +35,9 @@
 #define UKT_AEAD_TAG 16
 #define UKT_AEAD_OVERHEAD (UKT_AEAD_NONCE + UKT_AEAD_TAG)
 #define UKT_WRAPPED_TK_LEN (UKT_TK_LEN + UKT_AEAD_OVERHEAD)
-#define UKT_WRAPPED_KEY_LEN (32 + UKT_AEAD_OVERHEAD)
-#define UKT_CAPACITY 65536u     /* nominal storage reported as free space (GET DATA 86) */
+#define UKT_WRAPPED_KEY_MAX (UKT_PRIV_MAX + UKT_AEAD_OVERHEAD)
+#define UKT_CAPACITY 524288u    /* nominal storage reported as free space (GET DATA 86):
+                                 * containers and files (ukt_files.c) count against it */
 
 enum { UKT_PIN_USER = 0, UKT_PIN_SO = 1 };
 enum { UKT_PIN_FLAG_BLOCKED = 0x01, UKT_PIN_FLAG_MUST_CHANGE = 0x02 };
@@ -52,12 +54,15 @@ typedef struct ukt_pin {
 	uint8_t wrapped_tk[UKT_WRAPPED_TK_LEN];
 } ukt_pin;
 
+/* A key pair of any algorithm of ukt_alg.c: public encoding (EC 04||X||Y, RSA n||e) and
+ * the private encoding sealed under the token key (ukt_keystore.c), never held in clear. */
 typedef struct ukt_keypair {
 	uint8_t present;
 	uint8_t alg;
-	uint8_t wrapped[UKT_WRAPPED_KEY_LEN];   /* private scalar sealed under the token key
-	                                         * (ukt_keystore.c); never held in clear */
-	uint8_t pub[65];
+	uint16_t pub_len;
+	uint16_t wrapped_len;
+	uint8_t pub[UKT_PUB_MAX];
+	uint8_t wrapped[UKT_WRAPPED_KEY_MAX];
 } ukt_keypair;
 
 typedef struct ukt_container {
@@ -100,6 +105,7 @@ struct ukt_card {
 	void *hook_arg;
 	ukt_confirm_hook confirm;      /* button of a second-generation key (PSO) */
 	void *confirm_arg;
+	struct ukt_files *files;       /* certificates and data files (ukt_files.c) */
 };
 
 /* A command being processed: the parsed APDU, the plain payload (unwrapped when secured),
@@ -136,10 +142,12 @@ int ukt_keystore_tk_wrap(ukt_pin *pin, int which, const uint8_t *value, size_t l
                          const uint8_t tk[UKT_TK_LEN]);        /* fresh salt; 0 or -1 */
 int ukt_keystore_tk_unwrap(const ukt_pin *pin, int which, const uint8_t *value, size_t len,
                            uint8_t tk[UKT_TK_LEN]);            /* 1 right PIN, 0 wrong, -1 */
+/* Seal priv (n <= UKT_PRIV_MAX) into k; k->alg, k->pub, k->pub_len set first. 0 or -1. */
 int ukt_keystore_key_seal(const uint8_t tk[UKT_TK_LEN], unsigned kr, ukt_keypair *k,
-                          const uint8_t d[32]);                /* k->alg, k->pub set first */
+                          const uint8_t *priv, size_t n);
+/* Open k's private encoding into priv[UKT_PRIV_MAX], *n its length. 0 or -1. */
 int ukt_keystore_key_open(const uint8_t tk[UKT_TK_LEN], unsigned kr, const ukt_keypair *k,
-                          uint8_t d[32]);                      /* 0 or -1 */
+                          uint8_t priv[UKT_PRIV_MAX], size_t *n);
 EVP_PKEY *ukt_keystore_key_load(const uint8_t tk[UKT_TK_LEN], unsigned kr,
                                 const ukt_keypair *k);         /* free with EVP_PKEY_free */
 
@@ -156,6 +164,7 @@ uint16_t ukt_cmd_verify(ukt_card *card, ukt_cmd *c);
 uint16_t ukt_cmd_create_container(ukt_card *card, ukt_cmd *c);
 uint16_t ukt_cmd_generate(ukt_card *card, ukt_cmd *c);
 uint16_t ukt_cmd_pso(ukt_card *card, ukt_cmd *c);
+uint16_t ukt_cmd_get_challenge(ukt_card *card, ukt_cmd *c);
 
 extern const uint8_t ukt_aid[6];
 

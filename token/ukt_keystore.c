@@ -5,8 +5,8 @@
  * - Each application PIN (user, SO) has a salt and KEK = PBKDF2-HMAC-SHA256(PIN, salt, iter)
  *   (PKCS #5 v2.1 §5.2, RFC 8018); the state keeps TK sealed under each KEK. A PIN is right
  *   exactly when its seal opens (the AEAD tag checks), so no PIN hash or verifier is stored.
- * - Each private scalar is sealed under TK, the key reference, algorithm and public point
- *   as associated data, so a sealed key cannot be moved to another slot or paired with
+ * - Each private key (EC scalar, RSA RSAPrivateKey DER; ukt_alg.c) is sealed under TK, the
+ *   key reference, algorithm and public encoding as associated data, so a sealed key cannot be moved to another slot or paired with
  *   another public key.
  * The AEAD is AES-256-GCM (NIST SP 800-38D) with a random 96-bit nonce per seal: this
  * OpenSSL 3.0 has no SM4-GCM. A sealed blob is nonce (12) || ciphertext || tag (16). */
@@ -14,10 +14,7 @@
 
 #include <string.h>
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
 
 #include "uk_crypto.h"
 #include "uk_wipe.h"
@@ -166,70 +163,55 @@ out:
 	return rc;
 }
 
-/* AD of a sealed private key: "UKPK" || KR || alg || public point. */
-static void key_ad(uint8_t ad[4 + 2 + UK_SM2_POINT_LEN], unsigned kr, const ukt_keypair *k)
+/* AD of a sealed private key: "UKPK" || KR || alg || public encoding (1..UKT_PUB_MAX). */
+static size_t key_ad(uint8_t ad[4 + 2 + UKT_PUB_MAX], unsigned kr, const ukt_keypair *k)
 {
+	size_t n = k->pub_len <= UKT_PUB_MAX ? k->pub_len : 0;
+
 	memcpy(ad, ad_key, sizeof(ad_key));
 	ad[4] = (uint8_t)kr;
 	ad[5] = k->alg;
-	memcpy(ad + 6, k->pub, UK_SM2_POINT_LEN);
+	memcpy(ad + 6, k->pub, n);
+	return 6 + n;
 }
 
 int ukt_keystore_key_seal(const uint8_t tk[UKT_TK_LEN], unsigned kr, ukt_keypair *k,
-                          const uint8_t d[UK_SM2_PRIV_LEN])
+                          const uint8_t *priv, size_t n)
 {
-	uint8_t ad[4 + 2 + UK_SM2_POINT_LEN];
+	uint8_t ad[4 + 2 + UKT_PUB_MAX];
+	size_t adlen = key_ad(ad, kr, k);
 
-	key_ad(ad, kr, k);
-	return aead_seal(tk, ad, sizeof(ad), d, UK_SM2_PRIV_LEN, k->wrapped);
+	if (n == 0 || n > UKT_PRIV_MAX || aead_seal(tk, ad, adlen, priv, n, k->wrapped) != 0)
+		return -1;
+	k->wrapped_len = (uint16_t)(n + UKT_AEAD_OVERHEAD);
+	return 0;
 }
 
 int ukt_keystore_key_open(const uint8_t tk[UKT_TK_LEN], unsigned kr, const ukt_keypair *k,
-                          uint8_t d[UK_SM2_PRIV_LEN])
+                          uint8_t priv[UKT_PRIV_MAX], size_t *n)
 {
-	uint8_t ad[4 + 2 + UK_SM2_POINT_LEN];
+	uint8_t ad[4 + 2 + UKT_PUB_MAX];
+	size_t adlen = key_ad(ad, kr, k);
 
-	key_ad(ad, kr, k);
-	return aead_open(tk, ad, sizeof(ad), k->wrapped, UKT_WRAPPED_KEY_LEN, d) == 0 ? 0 : -1;
+	if (k->wrapped_len <= UKT_AEAD_OVERHEAD || k->wrapped_len > UKT_WRAPPED_KEY_MAX ||
+	    aead_open(tk, ad, adlen, k->wrapped, k->wrapped_len, priv) != 0)
+		return -1;
+	*n = (size_t)k->wrapped_len - UKT_AEAD_OVERHEAD;
+	return 0;
 }
 
-/* EVP_PKEY from the scalar and the stored (authenticated) point: fromdata takes both, so no
- * point multiplication is spent per signature. The scalar lives in a secure-heap BIGNUM. */
-static EVP_PKEY *sm2_keypair(const uint8_t d[UK_SM2_PRIV_LEN], const uint8_t pub[UK_SM2_POINT_LEN])
-{
-	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	EVP_PKEY *key = NULL;
-	BIGNUM *bn = BN_secure_new();
-
-	if (bld == NULL || bn == NULL || BN_bin2bn(d, UK_SM2_PRIV_LEN, bn) == NULL ||
-	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "SM2", 0) ||
-	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub,
-	                                      UK_SM2_POINT_LEN) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, bn))
-		goto out;
-	params = OSSL_PARAM_BLD_to_param(bld);
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "SM2", NULL);
-	if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_KEYPAIR, params) != 1)
-		key = NULL;
-out:
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	BN_clear_free(bn);
-	return key;
-}
-
+/* The private encoding is unsealed for one operation and wiped; the key object is built by
+ * the algorithm's loader (ukt_alg.c) from it and the authenticated public encoding. */
 EVP_PKEY *ukt_keystore_key_load(const uint8_t tk[UKT_TK_LEN], unsigned kr,
                                 const ukt_keypair *k)
 {
-	uint8_t d[UK_SM2_PRIV_LEN];
+	const ukt_alg *alg = ukt_alg_find(k->alg);
+	uint8_t priv[UKT_PRIV_MAX];
 	EVP_PKEY *key = NULL;
+	size_t n = 0;
 
-	if (k->alg == UKT_ALG_SM2 && ukt_keystore_key_open(tk, kr, k, d) == 0)
-		key = sm2_keypair(d, k->pub);
-	uk_wipe(d, sizeof(d));
+	if (alg != NULL && ukt_keystore_key_open(tk, kr, k, priv, &n) == 0)
+		key = alg->load(priv, n, k->pub, k->pub_len);
+	uk_wipe(priv, sizeof(priv));
 	return key;
 }

@@ -3,10 +3,12 @@
  * One file, DIR/state:
  *   magic "UKEYSTAT" (8) || version (2, BE) || 00 00 || content length (4, BE) || content
  *   || SHA-256 of everything before it (32)
- * The content is a BER-TLV sequence (tags below). Version 2: no PIN and no private key in
- * clear; each PIN record holds the token key sealed under the PIN, each key pair its scalar
- * sealed under the token key (ukt_keystore.c). Version 1 files (clear private scalars) are
- * refused with a message; nothing was deployed with them. A new state is written to DIR/state.tmp,
+ * The content is a BER-TLV sequence (tags below). Version 3: no PIN and no private key in
+ * clear; each PIN record holds the token key sealed under the PIN, each key pair its
+ * private encoding sealed under the token key (ukt_keystore.c), of variable length, with
+ * a public encoding of variable length (ukt_alg.c: SM2, P-256, RSA-2048). Older files are
+ * refused with a message (1: clear private scalars; 2: SM2-only fixed-size key records);
+ * nothing was deployed with them. A new state is written to DIR/state.tmp,
  * fsync'ed, renamed over DIR/state, and DIR is fsync'ed, so a crash leaves either the old or
  * the new state; a file that fails its checks is refused, never replaced by defaults. */
 #include "ukt_internal.h"
@@ -26,8 +28,9 @@
 #include "uk_wipe.h"
 
 #define STATE_MAGIC "UKEYSTAT"
-#define STATE_VERSION 2
+#define STATE_VERSION 3
 #define STATE_VERSION_CLEAR_KEYS 1     /* refused */
+#define STATE_VERSION_SM2_ONLY 2       /* refused */
 #define STATE_HDR_LEN 16
 #define STATE_MAX (1u << 20)
 
@@ -79,8 +82,8 @@ static void put_pair(uk_buf *b, unsigned tag, const ukt_keypair *k)
 		return;
 	uk_buf_init(&in, 0, 1);
 	uk_tlv_put(&in, T_K_ALG, &k->alg, 1);
-	uk_tlv_put(&in, T_K_SEALED, k->wrapped, sizeof(k->wrapped));
-	uk_tlv_put(&in, T_K_PUB, k->pub, sizeof(k->pub));
+	uk_tlv_put(&in, T_K_SEALED, k->wrapped, k->wrapped_len);
+	uk_tlv_put(&in, T_K_PUB, k->pub, k->pub_len);
 	if (in.failed)
 		b->failed = 1;
 	else
@@ -150,19 +153,26 @@ static int get_pin(const uk_tlv *t, ukt_pin *pin)
 	       pin->tries <= pin->max && pin->iter > 0 ? 0 : -1;
 }
 
+/* A pair of a known algorithm, its public encoding well formed for it (ukt_alg.c), a
+ * sealed blob longer than the AEAD overhead. */
 static int get_pair(const uk_tlv *t, ukt_keypair *k)
 {
+	const ukt_alg *a;
 	uk_tlv alg, sealed, pub;
 
 	if (uk_tlv_find(t->value, t->len, T_K_ALG, &alg) != 1 || alg.len != 1 ||
+	    (a = ukt_alg_find(alg.value[0])) == NULL ||
 	    uk_tlv_find(t->value, t->len, T_K_SEALED, &sealed) != 1 ||
-	    sealed.len != sizeof(k->wrapped) ||
-	    uk_tlv_find(t->value, t->len, T_K_PUB, &pub) != 1 || pub.len != sizeof(k->pub))
+	    sealed.len <= UKT_AEAD_OVERHEAD || sealed.len > sizeof(k->wrapped) ||
+	    uk_tlv_find(t->value, t->len, T_K_PUB, &pub) != 1 || pub.len > sizeof(k->pub) ||
+	    !a->pub_valid(pub.value, pub.len))
 		return -1;
 	k->present = 1;
 	k->alg = alg.value[0];
-	memcpy(k->wrapped, sealed.value, sizeof(k->wrapped));
-	memcpy(k->pub, pub.value, sizeof(k->pub));
+	k->wrapped_len = (uint16_t)sealed.len;
+	memcpy(k->wrapped, sealed.value, sealed.len);
+	k->pub_len = (uint16_t)pub.len;
+	memcpy(k->pub, pub.value, pub.len);
 	return 0;
 }
 
@@ -287,9 +297,14 @@ static int read_all(int fd, uk_buf *b)
 /* Why a state file was refused, for the log. */
 static const char *state_refusal(const uk_buf *img)
 {
-	if (img->len >= STATE_HDR_LEN && memcmp(img->data, STATE_MAGIC, 8) == 0 &&
-	    uk_get_u16(img->data + 8) == STATE_VERSION_CLEAR_KEYS)
+	unsigned v = img->len >= STATE_HDR_LEN && memcmp(img->data, STATE_MAGIC, 8) == 0 ?
+	             uk_get_u16(img->data + 8) : 0;
+
+	if (v == STATE_VERSION_CLEAR_KEYS)
 		return "state file version 1 (private keys in clear) is no longer supported; "
+		       "move it away to provision a new key";
+	if (v == STATE_VERSION_SM2_ONLY)
+		return "state file version 2 (SM2-only key records) is no longer supported; "
 		       "move it away to provision a new key";
 	return "state file damaged, refusing it";
 }

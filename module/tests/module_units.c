@@ -62,20 +62,30 @@ static void test_pins(ukm_card_cache *c)
 	UK_CHECK_EQ(ukm_parse_pins(raw, 5, c), -1);                   /* SO entry missing */
 }
 
-/* A0 { 80 01 03, 81 03 "abc", A4 { 80 01 01, 7F49 { 86 41 G } } } */
+/* A0 { 80 01 03, 81 03 "abc", A4 { 80 01 01, 7F49 { 86 41 G } }, A5 { RSA pair } } */
 static void test_containers(ukm_card_cache *c, const uint8_t g[65])
 {
 	uk_buf kp, pk, a0, all;
-	const uint8_t idx = 3, alg = 1;
+	const uint8_t idx = 3, alg = 1, rsa = 3;
+	uint8_t rsa_n[256];
 
 	uk_buf_init(&kp, 0, 0), uk_buf_init(&pk, 0, 0), uk_buf_init(&a0, 0, 0);
 	uk_buf_init(&all, 0, 0);
+	memset(rsa_n, 0xC5, sizeof(rsa_n));
 	UK_CHECK(uk_tlv_put(&pk, 0x86, g, 65) == 0);
 	UK_CHECK(uk_tlv_put(&kp, 0x80, &alg, 1) == 0);
 	UK_CHECK(uk_tlv_put(&kp, 0x7F49, pk.data, pk.len) == 0);
 	UK_CHECK(uk_tlv_put(&a0, 0x80, &idx, 1) == 0);
 	UK_CHECK(uk_tlv_put(&a0, 0x81, "abc", 3) == 0);
 	UK_CHECK(uk_tlv_put(&a0, 0xA4, kp.data, kp.len) == 0);
+	/* an RSA-2048 encryption pair, A5 { 80 01 03, 7F49 { 81 n, 82 e } }: not exposed yet,
+	 * and it must not make the whole list unreadable */
+	uk_buf_reset(&kp), uk_buf_reset(&pk);
+	UK_CHECK(uk_tlv_put(&pk, 0x81, rsa_n, sizeof(rsa_n)) == 0);
+	UK_CHECK(uk_tlv_put(&pk, 0x82, "\x01\x00\x01", 3) == 0);
+	UK_CHECK(uk_tlv_put(&kp, 0x80, &rsa, 1) == 0);
+	UK_CHECK(uk_tlv_put(&kp, 0x7F49, pk.data, pk.len) == 0);
+	UK_CHECK(uk_tlv_put(&a0, 0xA5, kp.data, kp.len) == 0);
 	UK_CHECK(uk_tlv_put(&all, 0xA0, a0.data, a0.len) == 0);
 	UK_CHECK_EQ(ukm_parse_containers(all.data, all.len, c), 0);
 	UK_CHECK(c->cont[3].present);

@@ -61,7 +61,7 @@ static void test_get_data(void)
 	check_tag(0x83, lens, 2);
 	UK_CHECK_EQ(ukt_host_hex(&h, "00CA010200"), 0x9000);
 	UK_CHECK_EQ(h.rlen, 0);                                          /* no container yet */
-	UK_CHECK_EQ(ukt_host_hex(&h, "00CA0103"), 0x6A88);
+	UK_CHECK_EQ(ukt_host_hex(&h, "00CA0104"), 0x6A88);          /* 03: data files */
 	UK_CHECK_EQ(ukt_host_hex(&h, "00CA0200"), 0x6A88);
 	UK_CHECK_EQ(ukt_host_hex(&h, "00CA01000100"), 0x6700);          /* data field */
 	UK_CHECK_EQ(ukt_host_hex(&h, "04CA0100"), 0x6882);
@@ -176,11 +176,11 @@ static int containers_well_formed(const uint8_t *buf, size_t len)
 
 static void test_generate_and_sign(void)
 {
-	uint8_t pub[65], pub2[65], e[32], sig[64];
+	uint8_t pub[65], pub2[65], e[32], sig[64], pl[34] = { 0x00, 0x01 };
 	uk_tlv t, a, k;
 
-	UK_CHECK_EQ(ukt_host_generate(&h, 0, 0x02, NULL), 0x6A80);      /* P-256 planned */
-	UK_CHECK_EQ(ukt_host_generate(&h, 0, 0x03, NULL), 0x6A80);      /* RSA planned */
+	UK_CHECK_EQ(ukt_host_generate(&h, 0, 0x00, NULL), 0x6A80);      /* no such algorithm */
+	UK_CHECK_EQ(ukt_host_generate(&h, 0, 0x04, NULL), 0x6A80);      /* (token_alg: 02, 03) */
 	UK_CHECK_EQ(ukt_host_generate(&h, 0, 0x07, NULL), 0x6A80);
 	UK_CHECK_EQ(ukt_host_secured(&h, 0x00, 0x46, 0x80, 0, (const uint8_t *)"\x80\x02\x01\x00",
 	                             4, 0, 256), 0x6A80);
@@ -230,7 +230,9 @@ static void test_generate_and_sign(void)
 	                             0, 256), 0x6A80);                  /* unknown mechanism */
 	UK_CHECK_EQ(ukt_host_secured(&h, 0x00, 0x2A, 0x9E, 0x9B, e, 32, 0, 256), 0x6A86);
 	UK_CHECK_EQ(ukt_host_plain(&h, 0x00, 0x2A, 0x9E, 0x9A, e, 32, 256), 0x6987);
-	UK_CHECK_EQ(ukt_host_secured(&h, 0x00, 0x2A, 0x9E, 0x9A, e, 32, 0, 0x10), 0x6C40);
+	/* Le below the key's signature length: 6Cxx before signing (docs/apdu.md PSO) */
+	memcpy(pl + 2, e, 32);
+	UK_CHECK_EQ(ukt_host_secured(&h, 0x00, 0x2A, 0x9E, 0x9A, pl, sizeof(pl), 0, 0x10), 0x6C40);
 }
 
 static void test_logout_blocks_keys(void)

@@ -5,7 +5,7 @@
  * - keys still sign after re-opening the card, but only after VERIFY (6982 before);
  * - the token key lives in a session only while a PIN is verified there: wiped on logout,
  *   on a failed VERIFY and on reset, and one session's logout leaves another's alone;
- * - a version-1 state file (clear keys) is refused and kept. */
+ * - a state file of version 1 (clear keys) or 2 (SM2-only records) is refused and kept. */
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -251,9 +251,22 @@ static void write_state(const char *dir, const unsigned char *img, size_t len)
 	fclose(f);
 }
 
-/* A well-formed file of format version 1 (only the version differs, SHA-256 recomputed
- * with OpenSSL): refused, and left as it is. */
-static void test_version1_refused(void)
+/* A well-formed file of an older format version (only the version differs, SHA-256
+ * recomputed with OpenSSL): refused, and left as it is. 1 held clear keys, 2 SM2-only
+ * fixed-size key records. */
+static void check_version_refused(const char *dir, unsigned char *img, size_t len,
+                                  unsigned version)
+{
+	unsigned dlen = 0;
+
+	img[9] = (unsigned char)version;
+	UK_CHECK(EVP_Digest(img, len - 32, img + len - 32, &dlen, EVP_sha256(), NULL) == 1);
+	write_state(dir, img, len);
+	UK_CHECK(ukt_card_open(dir, NULL) == NULL);
+	TU_CHECK_STATE_UNCHANGED(dir, img, len);
+}
+
+static void test_old_versions_refused(void)
 {
 	char *dir = tu_tmpdir();
 	ukt_card *card = ukt_card_open(dir, NULL);
@@ -265,13 +278,10 @@ static void test_version1_refused(void)
 	ukt_card_close(card);
 	img = tu_state_bytes(dir, &len);
 	UK_CHECK(len > 48 && memcmp(img, "UKEYSTAT", 8) == 0);
-	UK_CHECK_EQ(img[8] << 8 | img[9], 2);                            /* this format */
-	img[9] = 1;
-	UK_CHECK(EVP_Digest(img, len - 32, img + len - 32, &dlen, EVP_sha256(), NULL) == 1);
-	write_state(dir, img, len);
-	UK_CHECK(ukt_card_open(dir, NULL) == NULL);
-	TU_CHECK_STATE_UNCHANGED(dir, img, len);
-	img[9] = 2;                                                      /* control: v2 opens */
+	UK_CHECK_EQ(img[8] << 8 | img[9], 3);                            /* this format */
+	check_version_refused(dir, img, len, 1);
+	check_version_refused(dir, img, len, 2);
+	img[9] = 3;                                                      /* control: v3 opens */
 	UK_CHECK(EVP_Digest(img, len - 32, img + len - 32, &dlen, EVP_sha256(), NULL) == 1);
 	write_state(dir, img, len);
 	card = ukt_card_open(dir, NULL);
@@ -287,6 +297,6 @@ int main(void)
 	test_at_rest();
 	test_reopen_sign();
 	test_tk_lifetime();
-	test_version1_refused();
+	test_old_versions_refused();
 	return uk_test_done("token_keystore");
 }

@@ -87,7 +87,7 @@ static void run_secured_cases(void)
 	n = a.len;
 	a.data[a.len - 2] ^= 1;
 	UK_CHECK_EQ(ukt_host_raw(&h, a.data, a.len), 0x6988);
-	saved[2] = 0x01;                                                /* P1 */
+	saved[2] = 0x02;                                                /* P1 (01: CREATE FILE) */
 	UK_CHECK_EQ(ukt_host_raw(&h, saved, n), 0x6A86);               /* P1 P2 checked first */
 	saved[2] = 0x00;
 	saved[1] = 0xE0;
