@@ -13,6 +13,7 @@
  * never served (6581) even while the card runs. */
 #include "ukt_internal.h"
 #include "ukt_files.h"
+#include "ukt_fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -159,96 +160,24 @@ static int file_decode(int slot, const uint8_t *img, size_t n, file_meta *m,
 
 /* ---- disk ---- */
 
-static int read_all(int fd, uk_buf *b)
-{
-	uint8_t chunk[8192];
-	ssize_t r;
-
-	for (;;) {
-		r = read(fd, chunk, sizeof(chunk));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			return 0;
-		if (uk_buf_put(b, chunk, (size_t)r) != 0)
-			return -1;      /* larger than any valid file */
-	}
-}
-
 /* Read slot's file into img: 1 read, 0 absent, -1 unreadable. */
 static int file_read(const char *dir, int slot, uk_buf *img)
 {
 	char *path = file_path(dir, slot, 0);
-	int fd = -1, ret = -1;
+	int ret = path != NULL ? ukt_fs_read(path, img) : -1;
 
-	if (path == NULL)
-		goto out;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = errno == ENOENT ? 0 : -1;
-		goto out;
-	}
-	ret = read_all(fd, img) == 0 ? 1 : -1;
-out:
-	if (fd >= 0)
-		close(fd);
 	free(path);
 	return ret;
 }
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r;
-
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	ssize_t r;
-
-	while (n > 0) {
-		r = write(fd, p, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-/* Atomic replace (docs/apdu.md "Persistence"): temp, fsync, rename, fsync directory. */
+/* Atomic replace (docs/apdu.md "Persistence", ukt_fs.h). */
 static int file_write(const char *dir, int slot, const uk_buf *img)
 {
 	char *tmp = file_path(dir, slot, 1), *path = file_path(dir, slot, 0);
-	int fd = -1, ret = -1;
+	int ret = -1;
 
-	if (tmp == NULL || path == NULL)
-		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, img->data, img->len) != 0 || fsync(fd) != 0)
-		goto out;
-	ret = close(fd);
-	fd = -1;
-	if (ret != 0 || rename(tmp, path) != 0 || fsync_dir(dir) != 0) {
-		ret = -1;
-		goto out;
-	}
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (ret != 0 && tmp != NULL)
-		unlink(tmp);
+	if (tmp != NULL && path != NULL)
+		ret = ukt_fs_replace(dir, tmp, path, img->data, img->len);
 	free(tmp);
 	free(path);
 	return ret;
@@ -315,7 +244,7 @@ static void index_slot(ukt_card *card, int slot)
 	if (r != 0 && slot_is_cert(slot) && !card->st.cont[slot / 2].present) {
 		/* orphan: DELETE CONTAINER's state was written, the unlink did not happen */
 		if (file_unlink(card->dir, slot, 0) == 0)
-			(void)fsync_dir(card->dir);
+			(void)ukt_fs_sync_dir(card->dir);
 		r = 0;
 	}
 	if (r == 0)
@@ -496,7 +425,7 @@ static uint16_t remove_slot(ukt_card *card, int slot)
 {
 	if (card->hook != NULL && card->hook(card->hook_arg) != 0)
 		return UK_SW_MEMORY_FAILURE;
-	if (file_unlink(card->dir, slot, 0) != 0 || fsync_dir(card->dir) != 0) {
+	if (file_unlink(card->dir, slot, 0) != 0 || ukt_fs_sync_dir(card->dir) != 0) {
 		uk_log(UK_LOG_ERROR, "token", "%s: delete of file %04X failed", card->dir,
 		       slot_fid(slot));
 		return UK_SW_MEMORY_FAILURE;
@@ -533,7 +462,7 @@ void ukt_files_drop_container(ukt_card *card, unsigned idx)
 		if (card->files->cur == slot)
 			card->files->cur = -1;
 	}
-	(void)fsync_dir(card->dir);
+	(void)ukt_fs_sync_dir(card->dir);
 }
 
 /* The current EF, or the status word of why there is none usable. */

@@ -12,6 +12,7 @@
  * fsync'ed, renamed over DIR/state, and DIR is fsync'ed, so a crash leaves either the old or
  * the new state; a file that fails its checks is refused, never replaced by defaults. */
 #include "ukt_internal.h"
+#include "ukt_fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -273,27 +274,6 @@ static char *state_path(const char *dir, const char *name)
 	return p;
 }
 
-static int read_all(int fd, uk_buf *b)
-{
-	uint8_t *dst;
-	ssize_t r;
-
-	for (;;) {
-		dst = uk_buf_extend(b, 4096);
-		if (dst == NULL)
-			return -1;
-		r = read(fd, dst, 4096);
-		b->len -= 4096;
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			return 0;
-		b->len += (size_t)r;
-	}
-}
-
 /* Why a state file was refused, for the log. */
 static const char *state_refusal(const uk_buf *img)
 {
@@ -313,83 +293,35 @@ int ukt_state_load(const char *dir, ukt_state *st)
 {
 	char *path = state_path(dir, "state");
 	uk_buf img;
-	int fd = -1, ret = -1;
+	int ret = -1, r;
 
 	uk_buf_init(&img, STATE_MAX + 4096, 1);
 	if (path == NULL)
 		goto out;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = errno == ENOENT ? 0 : -1;
+	r = ukt_fs_read(path, &img);
+	if (r <= 0) {
+		ret = r;
 		goto out;
 	}
-	if (read_all(fd, &img) != 0 || state_decode(img.data, img.len, st) != 0) {
+	if (state_decode(img.data, img.len, st) != 0) {
 		uk_log(UK_LOG_ERROR, "token", "%s: %s", path, state_refusal(&img));
 		goto out;
 	}
 	ret = 1;
 out:
-	if (fd >= 0)
-		close(fd);
 	uk_buf_free(&img);
 	free(path);
 	return ret;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	ssize_t r;
-
-	while (n > 0) {
-		r = write(fd, p, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r;
-
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
-
-/* Atomic replace: temp file, fsync, rename, fsync directory. */
+/* Atomic replace (ukt_fs.h). */
 static int state_write(const char *dir, const uk_buf *img)
 {
 	char *tmp = state_path(dir, "state.tmp"), *path = state_path(dir, "state");
-	int fd = -1, ret = -1;
+	int ret = -1;
 
-	if (tmp == NULL || path == NULL)
-		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto out;
-	if (write_all(fd, img->data, img->len) != 0 || fsync(fd) != 0)
-		goto out;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0 || fsync_dir(dir) != 0)
-		goto out;
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (ret != 0 && tmp != NULL)
-		unlink(tmp);
+	if (tmp != NULL && path != NULL)
+		ret = ukt_fs_replace(dir, tmp, path, img->data, img->len);
 	free(tmp);
 	free(path);
 	return ret;
