@@ -360,7 +360,9 @@ static int handle_apdu(emu_key *k, const uint8_t *p, size_t n)
 		goto out;
 	}
 	delay_us = f.latency_ms * 1000ul + (f.profile_s0 ? emu_profile_s0_us(p, n, rlen) : 0);
-	if (!in || key_sleep_until(k, start + (long long)(delay_us + 999) / 1000) != 0)
+	/* +1: start is truncated to the millisecond, so the answer never comes early */
+	if (!in || (delay_us > 0 &&
+	            key_sleep_until(k, start + (long long)(delay_us + 999) / 1000 + 1) != 0))
 		goto out;       /* pulled out while working: nobody gets the answer */
 	ret = send_frame(k->fd, resp, rlen) == 0 ? FRAME_OK : FRAME_DROP;
 out:
