@@ -156,7 +156,7 @@ static int run_basic(unsigned slots)
 	check_echo(h);
 	for (i = 1; i < slots; i++) {
 		p[i] = peer_start("ok", "0");
-		UK_CHECK(wait_state(i, SCARD_STATE_PRESENT, 3000) >= 0);
+		UK_CHECK(wait_state(i, SCARD_STATE_PRESENT, 10000) >= 0);
 	}
 	p[slots] = peer_start("ok", "0");       /* one too many: refused */
 	UK_CHECK_EQ(waitpid(p[slots], &status, 0), p[slots]);
@@ -188,28 +188,28 @@ static void check_bad(const char *mode)
 	if (strcmp(mode, "absurd") == 0) {
 		/* power-up fails inside pcscd: the key is dropped before any client sees it */
 		usleep(300 * 1000);
-		UK_CHECK(wait_state(0, SCARD_STATE_EMPTY, 3000) >= 0);
+		UK_CHECK(wait_state(0, SCARD_STATE_EMPTY, 10000) >= 0);
 		UK_CHECK(connect_reader(0, &h) != SCARD_S_SUCCESS);
 	} else {
-		UK_CHECK(wait_state(0, SCARD_STATE_PRESENT, 3000) >= 0);
+		UK_CHECK(wait_state(0, SCARD_STATE_PRESENT, 10000) >= 0);
 		UK_CHECK_EQ(connect_reader(0, &h), SCARD_S_SUCCESS);
 		n = sizeof(resp);
 		UK_CHECK_EQ(xmit(h, cmd, sizeof(cmd), resp, &n), SCARD_S_SUCCESS);
 		n = sizeof(resp);
 		UK_CHECK(xmit(h, cmd, sizeof(cmd), resp, &n) != SCARD_S_SUCCESS);
-		UK_CHECK(wait_state(0, SCARD_STATE_EMPTY, 3000) >= 0);
+		UK_CHECK(wait_state(0, SCARD_STATE_EMPTY, 10000) >= 0);
 		SCardDisconnect(h, SCARD_LEAVE_CARD);
 	}
 	peer_stop(p);
 	p = peer_start("ok", "0");
-	UK_CHECK(wait_state(0, SCARD_STATE_PRESENT, 3000) >= 0);
+	UK_CHECK(wait_state(0, SCARD_STATE_PRESENT, 10000) >= 0);
 	UK_CHECK_EQ(connect_reader(0, &h), SCARD_S_SUCCESS);
 	n = sizeof(resp);
 	UK_CHECK_EQ(xmit(h, cmd, sizeof(cmd), resp, &n), SCARD_S_SUCCESS);
 	UK_CHECK_EQ(n, 2);
 	SCardDisconnect(h, SCARD_LEAVE_CARD);
 	peer_stop(p);
-	UK_CHECK(wait_state(0, SCARD_STATE_EMPTY, 3000) >= 0);
+	UK_CHECK(wait_state(0, SCARD_STATE_EMPTY, 10000) >= 0);
 }
 
 static int run_robust(unsigned slots)
