@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 #include "uk_buf.h"
 #include "uk_test.h"
 #include "ukt_card.h"
@@ -106,6 +108,8 @@ int conf_sm2_point_valid(const uint8_t pub[65]);
 int conf_sm2_pair_matches(const uint8_t d[32], const uint8_t pub[65]);
 /* 1 valid, 0 invalid: SM2 signature r||s over msg with ID "1234567812345678"
  * (EVP_DigestVerify with SM3 and the distinguishing ID; GM/T 0003.2 / GM/T 0009). */
+/* An SM2 public key for OpenSSL from the point 04||X||Y (NULL if not on the curve). */
+EVP_PKEY *conf_sm2_public(const uint8_t pub[65]);
 int conf_sm2_verify_msg(const uint8_t pub[65], const void *msg, size_t n, const uint8_t sig[64]);
 /* e = SM3(Z || M) for the card to sign, computed with OpenSSL (Z per GM/T 0003.2 §5.5). */
 void conf_sm2_e(const uint8_t pub[65], const void *msg, size_t n, uint8_t e[32]);

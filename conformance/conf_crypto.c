@@ -15,7 +15,7 @@
 /* "1234567812345678": the default distinguishing ID of GM/T 0009 §10. */
 static const uint8_t conf_sm2_id[16] = "1234567812345678";
 
-static EVP_PKEY *sm2_public(const uint8_t pub[65])
+EVP_PKEY *conf_sm2_public(const uint8_t pub[65])
 {
 	OSSL_PARAM params[3];
 	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, "SM2", NULL);
@@ -40,7 +40,7 @@ int conf_sm2_point_valid(const uint8_t pub[65])
 
 	if (pub[0] != 0x04)
 		return 0;
-	key = sm2_public(pub);
+	key = conf_sm2_public(pub);
 	if (key == NULL)
 		return 0;
 	cctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
@@ -92,7 +92,7 @@ out:
 
 int conf_sm2_verify_msg(const uint8_t pub[65], const void *msg, size_t n, const uint8_t sig[64])
 {
-	EVP_PKEY *key = sm2_public(pub);
+	EVP_PKEY *key = conf_sm2_public(pub);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pctx = NULL;
 	unsigned char *der = NULL;

@@ -1,5 +1,5 @@
 /* SPEC S2-1: dual certificates; the signing key pair is generated in the key (never
- * escrowed), the encryption pair is imported (planned: enveloped import, not profile 1).
+ * escrowed), the encryption pair is imported (conf_s2_1_enveloped.c tests that).
  * In a fresh container, GENERATE at usage 0 (KR = index*2) creates the signing pair only:
  * GET DATA 02 lists A4 { alg 01, point } and no A5; the encryption reference reads 6A88;
  * the signing key signs, and the signature verifies with OpenSSL over the message with the

@@ -10,6 +10,7 @@
 add_library(ukey-conformance-harness STATIC
   ${CMAKE_CURRENT_LIST_DIR}/conf.c
   ${CMAKE_CURRENT_LIST_DIR}/conf_crypto.c
+  ${CMAKE_CURRENT_LIST_DIR}/conf_ops.c
   ${CMAKE_CURRENT_LIST_DIR}/conf_pcsc.c)
 target_include_directories(ukey-conformance-harness PUBLIC ${CMAKE_CURRENT_LIST_DIR}
                            ${PROJECT_SOURCE_DIR}/common/tests)
@@ -26,9 +27,18 @@ set(UKEY_CONFORMANCE_TESTS
   "S0-K6_S0-K8_no_private_export      conf_s0_k6_k8.c"
   "S1-3_two_factor                    conf_s1_3.c"
   "S2-1_signing_pair                  conf_s2_1.c"
+  "S2-1_enveloped_import              conf_s2_1_enveloped.c"
   "S0-K9_delete_container             conf_s0_k9.c"
   "ISO7816-4_malformed                conf_iso7816_malformed.c"
-  "ISO7816-4_chaining                 conf_iso7816_chaining.c")
+  "ISO7816-4_chaining                 conf_iso7816_chaining.c"
+  "S0-K1_random                       conf_s0_k1.c"
+  "S0-K2_session_random               conf_s0_k2.c"
+  "S0-K5_key_access                   conf_s0_k5.c"
+  "S0-B4_so_unlock                    conf_s0_b4.c"
+  "S0-P3_pin_not_exported             conf_s0_p3.c"
+  "S1-4_change_counters               conf_s1_4_change.c"
+  "S2-2_keypairs_retry                conf_s2_2.c"
+  "S0-B1_algorithms                   conf_s0_b1.c")
 
 # The stack the PC/SC variants run through (built by ALL; listed for `--target`).
 add_custom_target(conformance-pcsc-stack)
@@ -52,3 +62,7 @@ foreach(entry IN LISTS UKEY_CONFORMANCE_TESTS)
   set_tests_properties(${_t}_pcsc PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180
                        LABELS "conformance;pcsc" ENVIRONMENT "UKEY_CONF_SANDBOX=${_uks}")
 endforeach()
+
+# the official vectors (gm-vectors.txt) for the tests that use them
+target_compile_definitions(conformance_S2-1_enveloped_import PRIVATE
+  UKEY_GM_VECTORS="${CMAKE_CURRENT_LIST_DIR}/vectors/gm-vectors.txt")

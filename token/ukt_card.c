@@ -114,11 +114,20 @@ static uint16_t p1p2_reset_retry(const uk_apdu *a)
 	return a->p2 == 0x81 ? UK_SW_OK : UK_SW_REF_NOT_FOUND;
 }
 
-/* ISO 7816-8 §5.4 COMPUTE DIGITAL SIGNATURE (9E 9A) and §5.8 DECIPHER (80 86). */
+/* ISO 7816-8 §5.4 COMPUTE DIGITAL SIGNATURE (9E 9A), §5.8 DECIPHER (80 86 with a key pair,
+ * 80 84 with a session key) and §5.7 ENCIPHER (84 80, session key; ukt_cmd_import.c). */
 static uint16_t p1p2_pso(const uk_apdu *a)
 {
-	return (a->p1 == 0x9E && a->p2 == 0x9A) || (a->p1 == 0x80 && a->p2 == 0x86)
+	return (a->p1 == 0x9E && a->p2 == 0x9A) || (a->p1 == 0x80 && a->p2 == 0x86) ||
+	       (a->p1 == 0x84 && a->p2 == 0x80) || (a->p1 == 0x80 && a->p2 == 0x84)
 	       ? UK_SW_OK : UK_SW_WRONG_P1P2;
+}
+
+/* E6 / E8 (ukt_cmd_import.c): P1 00, P2 an encryption pair reference (usage 1). */
+static uint16_t p1p2_import(const uk_apdu *a)
+{
+	return a->p1 == 0x00 && a->p2 < UKT_MAX_KEYS && (a->p2 & 1) == 1 ? UK_SW_OK
+	                                                                  : UK_SW_WRONG_P1P2;
 }
 
 /* The instruction table of docs/apdu.md. */
@@ -140,7 +149,11 @@ static const ins_entry ins_table[] = {
 	  "UPDATE BINARY" },
 	{ 0x00, 0x46, SM_EITHER, 0, 1, 0, 3 + 2 + 65, p1p2_generate, ukt_cmd_generate,
 	  "GENERATE ASYMMETRIC KEY PAIR" },
-	{ 0x00, 0x2A, SM_SECURED, 0, 1, 1, 0, p1p2_pso, ukt_cmd_pso, "PSO" },
+	{ 0x00, 0x2A, SM_SECURED, 0, 1, 1, 0, p1p2_pso, ukt_cmd_pso_any, "PSO" },
+	{ 0x80, 0xE6, SM_SECURED, 0, 1, 1, 0, p1p2_import, ukt_cmd_import_keypair,
+	  "IMPORT KEY PAIR" },
+	{ 0x80, 0xE8, SM_SECURED, 0, 1, 1, 3, p1p2_import, ukt_cmd_import_session_key,
+	  "IMPORT SESSION KEY" },
 	{ 0x00, 0x24, SM_SECURED, 1, 1, 0, 0, p1p2_change_ref, ukt_cmd_change_ref,
 	  "CHANGE REFERENCE DATA" },
 	{ 0x00, 0x2C, SM_SECURED, 1, 1, 0, 0, p1p2_reset_retry, ukt_cmd_reset_retry,

@@ -83,6 +83,15 @@ typedef struct ukt_state {
 	ukt_container cont[UKT_MAX_CONTAINERS];
 } ukt_state;
 
+/* An SM4 session key (docs/apdu.md IMPORT SESSION KEY): RAM only, in one secure session;
+ * wiped with it (eviction, power off, reset). handle 0 = free slot. */
+#define UKT_SESSION_KEYS 4
+typedef struct ukt_skey {
+	uint8_t handle;
+	uint32_t seq;           /* import order: the oldest is replaced when the table is full */
+	uint8_t key[16];
+} ukt_skey;
+
 typedef struct ukt_session {
 	int used;
 	uint64_t last_use;      /* LRU eviction */
@@ -90,6 +99,9 @@ typedef struct ukt_session {
 	uint8_t has_tk;         /* tk valid: set while a PIN is verified in this session */
 	uint8_t tk[UKT_TK_LEN]; /* token key, unwrapped by that PIN; wiped with the session */
 	uk_sm_session sm;
+	ukt_skey skey[UKT_SESSION_KEYS];       /* ukt_cmd_import.c */
+	uint32_t skey_seq;
+	uint8_t skey_next;      /* last handle given out, 1..255 */
 } ukt_session;
 
 struct ukt_card {
@@ -165,6 +177,13 @@ uint16_t ukt_cmd_create_container(ukt_card *card, ukt_cmd *c);
 uint16_t ukt_cmd_generate(ukt_card *card, ukt_cmd *c);
 uint16_t ukt_cmd_pso(ukt_card *card, ukt_cmd *c);
 uint16_t ukt_cmd_get_challenge(ukt_card *card, ukt_cmd *c);
+
+/* ukt_cmd_import.c: enveloped import of an encryption pair (GM/T 0016
+ * SKF_ImportECCKeyPair), SM4 session keys and PSO ENCIPHER/DECIPHER with them */
+uint16_t ukt_cmd_import_keypair(ukt_card *card, ukt_cmd *c);
+uint16_t ukt_cmd_import_session_key(ukt_card *card, ukt_cmd *c);
+/* PSO of every P1 P2: 9E 9A and 80 86 go to ukt_cmd_pso, 84 80 and 80 84 to SM4. */
+uint16_t ukt_cmd_pso_any(ukt_card *card, ukt_cmd *c);
 
 extern const uint8_t ukt_aid[6];
 

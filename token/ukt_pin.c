@@ -68,6 +68,11 @@ static uint16_t pin_check(ukt_card *card, ukt_state *next, int which, const uint
 void ukt_pin_logout(ukt_session *s, int which)
 {
 	s->verified[which] = 0;
+	/* session keys were imported under the user PIN: they go with its login */
+	if (which == UKT_PIN_USER) {
+		uk_wipe(s->skey, sizeof(s->skey));
+		s->skey_seq = 0;
+	}
 	if (!s->verified[UKT_PIN_USER] && !s->verified[UKT_PIN_SO]) {
 		uk_wipe(s->tk, sizeof(s->tk));
 		s->has_tk = 0;

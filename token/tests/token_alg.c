@@ -12,8 +12,7 @@
  * - keys survive reopening the card (sealed at rest) and work after a new VERIFY;
  * - GET CHALLENGE: lengths, freshness, refusals.
  * The official SM2 encryption vector (gm-vectors.txt [sm2-encrypt]) needs a known private
- * key inside the card; the profile cannot import one (keys are generated inside), so it is
- * not run here. */
+ * key inside the card: token_import.c imports it (IMPORT KEY PAIR) and runs it. */
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -432,10 +431,10 @@ static void test_generate_rules(const char *dir, uint8_t kr)
 	UK_CHECK_EQ(ukt_host_plain(&h, 0x00, 0x46, 0x81, kr, NULL, 0, EXT_LE), 0x9000);
 	UK_CHECK_EQ(h.rlen, 270);
 	UK_CHECK_EQ(uk_tlv_find(h.resp, h.rlen, 0x7F49, &t), 1);
-	/* GET DATA 00 tag 87: SM2, P-256, RSA-2048 */
+	/* GET DATA 00 tag 87: SM2, P-256, RSA-2048, SM4 (session keys) */
 	UK_CHECK_EQ(ukt_host_plain(&h, 0x00, 0xCA, 0x01, 0x00, NULL, 0, 256), 0x9000);
 	UK_CHECK_EQ(uk_tlv_find(h.resp, h.rlen, 0x87, &t), 1);
-	UK_CHECK(t.len == 2 && t.value[0] == 0x00 && t.value[1] == 0x07);
+	UK_CHECK(t.len == 2 && t.value[0] == 0x00 && t.value[1] == 0x17);
 }
 
 /* ---- GET CHALLENGE ---- */
