@@ -8,12 +8,14 @@
  *  - The retry count is set when the key is provisioned (docs/apdu.md GET DATA 01,
  *    `ukey-emu --max-tries`). In-process the card is provisioned with 3 tries
  *    (ukt_provision.max_tries) and GET DATA 01 must report 3 for both PINs. Through PC/SC
- *    the key is the sandbox's: tools/ukey-sandbox has no --max-tries option (and `ukey-emu
- *    ctl create` takes none), so the PC/SC run checks the default the key reports (10);
- *    the settable count is checked in-process only.
+ *    the key is the sandbox's: the registration runs `ukey-sandbox --max-tries 3`, which
+ *    provisions the key with 3 tries and exports UKEY_MAX_TRIES=3, so the settable count is
+ *    proven through PC/SC too. Under an outside sandbox (PCSCLITE_CSOCK_NAME already set)
+ *    the key has what that sandbox says in UKEY_MAX_TRIES, or the default 10.
  *  - Two levels: the user PIN locks after exactly max wrong entries while the SO PIN keeps
  *    its counter and still verifies; then the SO PIN locks on its own after max wrong
  *    entries, and a locked SO can no longer unlock the holder (RESET RETRY COUNTER 6982). */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -148,14 +150,16 @@ int main(int argc, char **argv)
 	r = conf_open(&c, name, argc, argv, &prov);
 	if (r != 0)
 		return r;
-	want = c.pcsc ? 10 : 3;
+	want = c.pcsc ? (uint8_t)(getenv("UKEY_MAX_TRIES") ? atoi(getenv("UKEY_MAX_TRIES")) : 10)
+	              : 3;
 	conf_start(&c, 1);
 	conf_pin_status_get(&c, 0x81, &u);
 	conf_pin_status_get(&c, 0x82, &s);
 	UK_CHECK(u.max == want && s.max == want && u.left == want && s.left == want);
 	conf_say(&c, "GET DATA 01: user and SO PIN %u tries (%s)", want,
-	         c.pcsc ? "the sandbox key's default: no --max-tries through the sandbox"
-	                : "provisioned with max_tries = 3");
+	         !c.pcsc ? "provisioned with max_tries = 3"
+	         : getenv("UKEY_MAX_TRIES") ? "the sandbox key, ukey-sandbox --max-tries"
+	                                    : "the sandbox key's default");
 	UK_CHECK_EQ(conf_create_container(&c, "s2-2"), 0);
 	sm2_pair(&c, 0x00);
 	rsa_pair(&c, 0x01);   /* container 0, usage 1 */

@@ -40,6 +40,10 @@ set(UKEY_CONFORMANCE_TESTS
   "S2-2_keypairs_retry                conf_s2_2.c"
   "S0-B1_algorithms                   conf_s0_b1.c")
 
+# Options of the sandbox a test's PC/SC variant runs in (UKEY_CONF_SANDBOX_ARGS_<what>):
+# S2-2 proves the settable retry count through PC/SC with a key provisioned with 3 tries.
+set(UKEY_CONF_SANDBOX_ARGS_S2-2_keypairs_retry --max-tries 3)
+
 # The stack the PC/SC variants run through (built by ALL; listed for `--target`).
 add_custom_target(conformance-pcsc-stack)
 foreach(part ukey-emu ifd-ukey ukey-pcsc-wait)
@@ -58,7 +62,8 @@ foreach(entry IN LISTS UKEY_CONFORMANCE_TESTS)
                 LIBS ukey-conformance-harness LABELS "conformance")
   add_dependencies(conformance-pcsc-stack ${_t})
   add_test(NAME ${_t}_pcsc
-           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/scripts/run-pcsc.sh $<TARGET_FILE:${_t}>)
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/scripts/run-pcsc.sh $<TARGET_FILE:${_t}>
+                   ${UKEY_CONF_SANDBOX_ARGS_${_what}})
   set_tests_properties(${_t}_pcsc PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180
                        LABELS "conformance;pcsc" ENVIRONMENT "UKEY_CONF_SANDBOX=${_uks}")
 endforeach()

@@ -273,6 +273,25 @@ static int peer_allowed(uki_link_unix *t, int fd)
 	return 0;
 }
 
+/* All slots taken: drop idle links whose peer has already gone (a hang-up the monitor has
+ * not handled yet) and return the first slot that is free now, or nslots. */
+static unsigned sweep_hangups_locked(uki_link_unix *t)
+{
+	struct pollfd p;
+	unsigned i;
+
+	for (i = 0; i < t->nslots; i++) {
+		if (t->slot[i].fd < 0 || t->slot[i].busy || t->slot[i].closing)
+			continue;
+		p = (struct pollfd){ .fd = t->slot[i].fd, .events = POLLRDHUP };
+		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			slot_drop_locked(t, i);
+	}
+	for (i = 0; i < t->nslots && t->slot[i].fd >= 0; i++)
+		;
+	return i;
+}
+
 static void accept_one(uki_link_unix *t)
 {
 	int fd = accept4(t->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -287,6 +306,8 @@ static void accept_one(uki_link_unix *t)
 	pthread_mutex_lock(&t->lock);
 	for (i = 0; i < t->nslots && t->slot[i].fd >= 0; i++)
 		;
+	if (i == t->nslots)
+		i = sweep_hangups_locked(t);
 	if (i < t->nslots) {
 		t->slot[i].fd = fd;
 		t->slot[i].busy = 0;
@@ -360,9 +381,11 @@ static void *monitor_main(void *arg)
 		if (pfd[0].revents & POLLIN)
 			while (read(t->wake[0], drain, sizeof(drain)) > 0)
 				;
+		/* hang-ups first: a key that was pulled and plugged back in (one poll sees both)
+		 * must find its slot free */
+		monitor_hangups(t, pfd, n, map);
 		if (pfd[1].revents & POLLIN)
 			accept_one(t);
-		monitor_hangups(t, pfd, n, map);
 	}
 	return NULL;
 }

@@ -21,6 +21,7 @@ typedef struct uki_slot {
 	int present;            /* a key is attached (set by the transport) */
 	unsigned gen;           /* presence change counter */
 	unsigned wait_seen;     /* gen when the event thread's last wait returned */
+	int removed_unseen;     /* a removal pcscd has not been told of yet */
 	int wait_stop;          /* TAG_IFD_STOP_POLLING_THREAD was called: never block */
 	pthread_cond_t changed;
 	pthread_mutex_t io;     /* serialises power/xfer on the slot */
@@ -235,6 +236,7 @@ void uki_reader_set_present(uki_reader *rd, unsigned slot, int present)
 		if (!present) {
 			uk_wipe(s->atr, sizeof(s->atr));
 			s->atr_len = 0;
+			s->removed_unseen = 1;
 		}
 		pthread_cond_broadcast(&s->changed);
 	}
@@ -253,6 +255,15 @@ uki_status uki_reader_presence(unsigned long lun)
 		return UKI_ERR_PARAM;
 	pthread_mutex_lock(&rd->lock);
 	present = slot->present;
+	/* A key pulled and plugged back in between two looks of pcscd is reported absent
+	 * once, so pcscd sees the removal (and ends the old card's handles); the insertion
+	 * that followed is reported by the next wait, which then returns at once. */
+	if (slot->removed_unseen) {
+		slot->removed_unseen = 0;
+		if (present)
+			slot->wait_seen = slot->gen - 1;
+		present = 0;
+	}
 	pthread_mutex_unlock(&rd->lock);
 	return present ? UKI_OK : UKI_ERR_ABSENT;
 }

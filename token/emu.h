@@ -19,12 +19,14 @@
 #define EMU_MAX_KEYS 16
 #define EMU_FRAME_MAX (2 + 65535)
 #define EMU_LABEL_MAX 32
+#define EMU_PIN_MAX 64
 /* How long a button key waits for `confirm`: below the driver's default APDU timeout
  * (30 s), so the host gets 6985 rather than a removed key. */
 #define EMU_CONFIRM_MS_DEFAULT 20000u
 #define EMU_CONFIRM_MS_MAX 600000u
 
 enum emu_powerloss { EMU_PL_NONE = 0, EMU_PL_BEFORE, EMU_PL_AFTER };
+enum emu_pad { EMU_PAD_NONE = 0, EMU_PAD_PIN, EMU_PAD_CANCEL };
 
 /* Faults an operator injects (docs/ukey-emu.md "Faults"). */
 typedef struct emu_faults {
@@ -46,13 +48,19 @@ typedef struct emu_key {
 	uint8_t zone;
 	int button;
 	int auto_confirm;
-	unsigned confirm_ms;
+	unsigned confirm_ms;    /* bounds the wait for the button and for the pinpad */
+	int pinpad;             /* the key takes the user PIN on its own pinpad */
+	char *auto_pinpad_file; /* answer every pinpad request with the PIN in this file */
 	/* under emu->lock */
 	int want_in;            /* plugged in, as far as the operator is concerned */
 	int connected;          /* the link to the driver is up */
 	int failed;             /* could not connect (no --retry): counts for the exit status */
 	int waiting;            /* a signature waits for the button */
 	int confirmed;
+	int pad_waiting;        /* a pinpad VERIFY waits for `pinpad N ...` */
+	int pad_entry;          /* enum emu_pad: typed for the next (or waiting) request */
+	size_t pad_len;
+	uint8_t pad_pin[EMU_PIN_MAX];   /* wiped once used */
 	int lost;               /* the power went during the APDU being processed */
 	int tried;              /* the first connection attempt was made */
 	emu_faults f;
@@ -85,6 +93,8 @@ typedef struct emu_new_key {
 	int button;
 	int auto_confirm;
 	unsigned confirm_ms;
+	int pinpad;
+	const char *auto_pinpad_file;   /* implies pinpad */
 } emu_new_key;
 
 long long emu_now_ms(void);
@@ -103,7 +113,6 @@ unsigned long emu_profile_s0_us(const uint8_t *cmd, size_t n, size_t resp_len);
 /* emu_ctl.c: the control socket (docs/ukey-emu.md "Control protocol") */
 #define EMU_CTL_CONNS 8
 #define EMU_CTL_LINE_MAX 1024
-#define EMU_PIN_MAX 64
 
 typedef struct emu_ctl_conn {
 	int fd;

@@ -3,10 +3,12 @@
  *   ukey-emu ctl [--control PATH] [--timeout S] COMMAND [ARGS...]
  *   ukey-emu ctl [--control PATH] create [--serial S] [--label L] [--zone green|yellow]
  *                [--user-pin-file F] [--so-pin-file F] [--button] [--auto-confirm]
- *                [--confirm-timeout MS]
+ *                [--confirm-timeout MS] [--pinpad] [--auto-pinpad-file F] [--max-tries N]
+ *   ukey-emu ctl [--control PATH] pinpad N [--pin-file F] | pinpad N cancel
  *
  * The path defaults to $UKEY_EMU_CONTROL. PINs for `create` come from the files or from
- * $UKEY_EMU_USER_PIN / $UKEY_EMU_SO_PIN, never from the command line (ps shows it). Prints the
+ * $UKEY_EMU_USER_PIN / $UKEY_EMU_SO_PIN, never from the command line (ps shows it); likewise the
+ * PIN typed on a pinpad comes from --pin-file F or $UKEY_EMU_PINPAD_PIN. Prints the
  * reply line; exit 0 for `ok`, 1 for `error`, 2 for a usage or connection problem. */
 #define _GNU_SOURCE
 #include "emu.h"
@@ -27,7 +29,8 @@ typedef struct client_opts {
 	const char *control;
 	long timeout_s;
 	const char *serial, *label, *zone, *user_pin_file, *so_pin_file, *confirm_ms;
-	int button, auto_confirm;
+	const char *pad_file, *max_tries, *pin_file;
+	int button, auto_confirm, pinpad;
 } client_opts;
 
 static void client_usage(void)
@@ -36,8 +39,10 @@ static void client_usage(void)
 	        "usage: ukey-emu ctl [--control PATH] [--timeout S] COMMAND [ARGS...]\n"
 	        "commands: list | create [--serial S] [--label L] [--zone green|yellow]\n"
 	        "          [--user-pin-file F] [--so-pin-file F] [--button] [--auto-confirm]\n"
-	        "          [--confirm-timeout MS] | remove N | insert N | latency N MS|s0 |\n"
-	        "          powerloss N [before|after] | refuse N on|off | clear N | confirm N\n");
+	        "          [--confirm-timeout MS] [--pinpad] [--auto-pinpad-file F]\n"
+	        "          [--max-tries N] | remove N | insert N | latency N MS|s0 |\n"
+	        "          powerloss N [before|after] | refuse N on|off | clear N | confirm N |\n"
+	        "          pinpad N [--pin-file F] (else $UKEY_EMU_PINPAD_PIN) | pinpad N cancel\n");
 }
 
 static int client_parse(int argc, char **argv, client_opts *o)
@@ -49,7 +54,11 @@ static int client_parse(int argc, char **argv, client_opts *o)
 		{ "user-pin-file", required_argument, NULL, 'u' },
 		{ "so-pin-file", required_argument, NULL, 'o' },
 		{ "button", no_argument, NULL, 'b' },        { "auto-confirm", no_argument, NULL, 'a' },
-		{ "confirm-timeout", required_argument, NULL, 'w' }, { NULL, 0, NULL, 0 },
+		{ "confirm-timeout", required_argument, NULL, 'w' },
+		{ "pinpad", no_argument, NULL, 'p' },
+		{ "auto-pinpad-file", required_argument, NULL, 'P' },
+		{ "max-tries", required_argument, NULL, 'm' },
+		{ "pin-file", required_argument, NULL, 'f' }, { NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -69,6 +78,10 @@ static int client_parse(int argc, char **argv, client_opts *o)
 		case 'b': o->button = 1; break;
 		case 'a': o->auto_confirm = 1; break;
 		case 'w': o->confirm_ms = optarg; break;
+		case 'p': o->pinpad = 1; break;
+		case 'P': o->pad_file = optarg; break;
+		case 'm': o->max_tries = optarg; break;
+		case 'f': o->pin_file = optarg; break;
 		default: return -1;
 		}
 	}
@@ -82,13 +95,15 @@ static void append(char *line, size_t cap, const char *prefix, const char *v)
 	snprintf(line + n, cap - n, "%s%s", prefix, v);
 }
 
-/* %XX-encode a value for the line (labels may hold spaces, PINs anything). */
+/* %XX-encode a value for the line (labels may hold spaces, PINs anything): " key=value", or
+ * " value" when key is NULL. */
 static void append_escaped(char *line, size_t cap, const char *key, const uint8_t *v, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t o = strlen(line), i;
 
-	o += (size_t)snprintf(line + o, cap - o, " %s=", key);
+	o += (size_t)(key != NULL ? snprintf(line + o, cap - o, " %s=", key)
+	                          : snprintf(line + o, cap - o, " "));
 	for (i = 0; i < n && o + 4 < cap; i++) {
 		line[o++] = '%';
 		line[o++] = hex[v[i] >> 4];
@@ -108,6 +123,37 @@ static int append_pin(char *line, size_t cap, const char *key, const char *file,
 	return n < 0 ? -1 : 0;
 }
 
+/* A file named to ukey-emu, which may run in another directory: made absolute. */
+static int append_path(char *line, size_t cap, const char *key, const char *file)
+{
+	char *abs = realpath(file, NULL);
+
+	if (abs == NULL)
+		return fprintf(stderr, "ukey-emu ctl: %s: %s\n", file, strerror(errno)), -1;
+	append_escaped(line, cap, key, (const uint8_t *)abs, strlen(abs));
+	free(abs);
+	return 0;
+}
+
+/* pinpad N [--pin-file F]: the PIN typed on key N's pinpad, from the file or
+ * $UKEY_EMU_PINPAD_PIN (never a command-line word); pinpad N cancel goes as it is. */
+static int build_pinpad(const client_opts *o, int argc, char **argv, char *line, size_t cap)
+{
+	uint8_t pin[EMU_PIN_MAX];
+	long n;
+
+	if (argc - optind == 3 && strcmp(argv[optind + 2], "cancel") == 0 && o->pin_file == NULL)
+		return snprintf(line, cap, "pinpad %s cancel", argv[optind + 1]) < (int)cap ? 0 : -1;
+	if (argc - optind != 2 || strpbrk(argv[optind + 1], " \n") != NULL)
+		return -1;
+	snprintf(line, cap, "pinpad %s", argv[optind + 1]);
+	n = emu_pin_source(o->pin_file, "UKEY_EMU_PINPAD_PIN", pin);
+	if (n > 0)
+		append_escaped(line, cap, NULL, pin, (size_t)n);
+	uk_wipe(pin, sizeof(pin));
+	return n > 0 && strlen(line) + 2 < cap ? 0 : -1;
+}
+
 static int build_create(const client_opts *o, char *line, size_t cap)
 {
 	snprintf(line, cap, "create");
@@ -123,6 +169,12 @@ static int build_create(const client_opts *o, char *line, size_t cap)
 		append(line, cap, " button", "");
 	if (o->auto_confirm)
 		append(line, cap, " auto-confirm", "");
+	if (o->pinpad)
+		append(line, cap, " pinpad", "");
+	if (o->max_tries)
+		append(line, cap, " max-tries=", o->max_tries);
+	if (o->pad_file && append_path(line, cap, "auto-pinpad-file", o->pad_file) != 0)
+		return -1;
 	if (append_pin(line, cap, "user-pin", o->user_pin_file, "UKEY_EMU_USER_PIN") != 0 ||
 	    append_pin(line, cap, "so-pin", o->so_pin_file, "UKEY_EMU_SO_PIN") != 0)
 		return -1;
@@ -135,6 +187,8 @@ static int build_line(const client_opts *o, int argc, char **argv, char *line, s
 
 	if (strcmp(argv[optind], "create") == 0)
 		return optind + 1 == argc ? build_create(o, line, cap) : -1;
+	if (strcmp(argv[optind], "pinpad") == 0)
+		return build_pinpad(o, argc, argv, line, cap);
 	line[0] = '\0';
 	for (i = optind; i < argc; i++) {
 		if (strchr(argv[i], ' ') != NULL || strchr(argv[i], '\n') != NULL)

@@ -127,8 +127,9 @@ static void flags_locked(const emu_key *k, char *out, size_t cap)
 	static const char *const pl[] = { "", "+powerloss", "+powerloss-after" };
 	int n;
 
-	n = snprintf(out, cap, "%s%s%s%s%s", k->button ? "+button" : "",
-	             k->waiting ? "+waiting" : "", k->f.profile_s0 ? "+s0" : "",
+	n = snprintf(out, cap, "%s%s%s%s%s%s%s", k->button ? "+button" : "",
+	             k->waiting ? "+waiting" : "", k->pinpad ? "+pinpad" : "",
+	             k->pad_waiting ? "+pin-waiting" : "", k->f.profile_s0 ? "+s0" : "",
 	             pl[k->f.powerloss], k->f.refuse ? "+refuse" : "");
 	if (k->f.latency_ms && n >= 0 && (size_t)n < cap)
 		snprintf(out + n, cap - (size_t)n, "+latency=%u", k->f.latency_ms);
@@ -307,10 +308,48 @@ static int cmd_confirm(emu *e, int argc, char **argv, char *reply, size_t cap)
 	return ret;
 }
 
+/* pinpad N <PIN>|cancel: what the holder types on key N's pinpad, for the pinpad VERIFY
+ * waiting now or the next one. The PIN is %XX-encoded and wiped after use (docs/ukey-emu.md). */
+static int cmd_pinpad(emu *e, int argc, char **argv, char *reply, size_t cap)
+{
+	emu_key *k = key_arg(e, argv[1], reply, cap);
+	int cancel = strcmp(argv[2], "cancel") == 0, ret = -1;
+	char pin[EMU_PIN_MAX];
+	long n = 0;
+
+	(void)argc;
+	if (k == NULL)
+		return -1;
+	if (!cancel && (n = unescape(argv[2], pin, sizeof(pin))) <= 0) {
+		snprintf(reply, cap, "error pinpad N <%%-encoded PIN, 1-%d bytes>|cancel",
+		         EMU_PIN_MAX - 1);
+		goto out;
+	}
+	pthread_mutex_lock(&e->lock);
+	if (!k->pinpad) {
+		snprintf(reply, cap, "error key %u has no pinpad", k->index);
+	} else if (k->auto_pinpad_file != NULL) {
+		snprintf(reply, cap, "error key %u answers its pinpad from a file", k->index);
+	} else {
+		uk_wipe(k->pad_pin, sizeof(k->pad_pin));
+		memcpy(k->pad_pin, pin, (size_t)n);
+		k->pad_len = (size_t)n;
+		k->pad_entry = cancel ? EMU_PAD_CANCEL : EMU_PAD_PIN;
+		pthread_cond_broadcast(&e->cond);
+		snprintf(reply, cap, "ok");
+		ret = 0;
+	}
+	pthread_mutex_unlock(&e->lock);
+out:
+	uk_wipe(pin, sizeof(pin));
+	return ret;
+}
+
 /* create [serial=S] [label=L] [zone=green|yellow] [user-pin=P] [so-pin=P] [button]
- *        [auto-confirm] [confirm-timeout=MS] */
+ *        [auto-confirm] [confirm-timeout=MS] [pinpad] [auto-pinpad-file=F] [max-tries=N] */
 typedef struct create_args {
 	emu_new_key nk;
+	char pad_file[EMU_CTL_LINE_MAX];
 	char serial[UKT_SERIAL_LEN + 2];
 	char label[EMU_LABEL_MAX + 2];
 	char user_pin[EMU_PIN_MAX];
@@ -330,6 +369,8 @@ static int create_value(create_args *a, const char *arg)
 			return a->nk.button = 1, 0;
 		if (KEY_IS("auto-confirm"))
 			return a->nk.auto_confirm = 1, 0;
+		if (KEY_IS("pinpad"))
+			return a->nk.pinpad = 1, 0;
 		return -1;
 	}
 	v++;
@@ -341,6 +382,10 @@ static int create_value(create_args *a, const char *arg)
 		return a->nk.prov.zone = v[0] == 'g' ? 2 : 1, 0;
 	if (KEY_IS("confirm-timeout") && parse_uint(v, EMU_CONFIRM_MS_MAX, &ms) == 0 && ms > 0)
 		return a->nk.confirm_ms = (unsigned)ms, 0;
+	if (KEY_IS("auto-pinpad-file") && unescape(v, a->pad_file, sizeof(a->pad_file)) > 0)
+		return a->nk.auto_pinpad_file = a->pad_file, 0;
+	if (KEY_IS("max-tries") && parse_uint(v, 15, &ms) == 0 && ms >= 3)
+		return a->nk.prov.max_tries = (unsigned)ms, 0;
 	if (KEY_IS("user-pin") && (n = unescape(v, a->user_pin, sizeof(a->user_pin))) > 0) {
 		a->nk.prov.user_pin = (const uint8_t *)a->user_pin;
 		a->nk.prov.user_pin_len = (size_t)n;
@@ -392,11 +437,11 @@ static const struct ctl_cmd {
 	int min_args, max_args;         /* after the command word */
 	ctl_fn fn;
 } ctl_cmds[] = {
-	{ "list", 0, 0, cmd_list },         { "create", 0, 8, cmd_create },
+	{ "list", 0, 0, cmd_list },         { "create", 0, 11, cmd_create },
 	{ "remove", 1, 1, cmd_remove },     { "insert", 1, 1, cmd_insert },
 	{ "latency", 2, 2, cmd_latency },   { "powerloss", 1, 2, cmd_powerloss },
 	{ "refuse", 2, 2, cmd_refuse },     { "clear", 1, 1, cmd_clear },
-	{ "confirm", 1, 1, cmd_confirm },
+	{ "confirm", 1, 1, cmd_confirm },   { "pinpad", 2, 2, cmd_pinpad },
 };
 
 int emu_ctl_exec(emu *e, char *line, char *reply, size_t cap)

@@ -226,6 +226,54 @@ static int on_confirm(void *arg)
 	return ok ? 0 : -1;
 }
 
+/* The pinpad: wait, bounded, for what the operator types with `pinpad N PIN|cancel` (or take
+ * what was typed before the request). Pulling the key out or stopping ends the wait as a
+ * cancel. Returns the PIN's length, or 0 (cancelled, timed out). */
+static size_t pad_wait(emu_key *k, uint8_t buf[EMU_PIN_MAX])
+{
+	struct timespec ts;
+	size_t n = 0;
+	int r = 0;
+
+	pthread_mutex_lock(&k->emu->lock);
+	deadline_ts(&ts, k->confirm_ms);
+	k->pad_waiting = 1;
+	while (k->pad_entry == EMU_PAD_NONE && k->want_in && !k->emu->stopping && r != ETIMEDOUT)
+		r = pthread_cond_timedwait(&k->emu->cond, &k->emu->lock, &ts);
+	if (k->pad_entry == EMU_PAD_PIN) {
+		n = k->pad_len;
+		memcpy(buf, k->pad_pin, n);
+	}
+	uk_wipe(k->pad_pin, sizeof(k->pad_pin));
+	k->pad_len = 0;
+	k->pad_entry = EMU_PAD_NONE;
+	k->pad_waiting = 0;
+	pthread_mutex_unlock(&k->emu->lock);
+	return n;
+}
+
+/* The pinpad hook (ukt_card_set_pinpad_hook): the PIN from the auto-pinpad file, read at each
+ * request so a test may change it, or typed through the control socket. Never logged. */
+static int on_pinpad(void *arg, uint8_t *pin, size_t cap, size_t *len)
+{
+	emu_key *k = arg;
+	uint8_t buf[EMU_PIN_MAX];
+	long n;
+
+	if (k->auto_pinpad_file != NULL)
+		n = emu_pin_source(k->auto_pinpad_file, NULL, buf);
+	else
+		n = (long)pad_wait(k, buf);
+	if (n > 0) {
+		memcpy(pin, buf, (size_t)n < cap ? (size_t)n : cap);
+		*len = (size_t)n;
+	}
+	uk_wipe(buf, sizeof(buf));
+	fprintf(stderr, "ukey-emu: key %u: pinpad %s\n", k->index,
+	        n > 0 ? "PIN entered" : "cancelled or not answered");
+	return n > 0 ? 0 : -1;
+}
+
 /* ---- one key's link ---- */
 
 static void key_set_connected(emu_key *k, int up)
@@ -238,6 +286,13 @@ static void key_set_connected(emu_key *k, int up)
 
 static void key_unplug(emu_key *k, const char *why)
 {
+	/* The key is marked out before the link closes: an `insert` sent once the driver has
+	 * seen the key go (the close) must not be undone by this. */
+	pthread_mutex_lock(&k->emu->lock);
+	k->connected = 0;
+	if (!k->emu->retry)
+		k->want_in = 0;         /* out until `insert` */
+	pthread_mutex_unlock(&k->emu->lock);
 	if (k->fd >= 0) {
 		close(k->fd);
 		fprintf(stderr, "ukey-emu: key %s disconnected (%s)\n", k->serial, why);
@@ -248,9 +303,6 @@ static void key_unplug(emu_key *k, const char *why)
 	if (k->card != NULL)
 		ukt_card_power(k->card, UKT_POWER_OFF);
 	pthread_mutex_lock(&k->emu->lock);
-	k->connected = 0;
-	if (!k->emu->retry)
-		k->want_in = 0;         /* out until `insert` */
 	pthread_cond_broadcast(&k->emu->cond);
 	pthread_mutex_unlock(&k->emu->lock);
 	k->next_try_ms = emu_now_ms() + k->backoff_ms;
@@ -261,6 +313,8 @@ static void key_hooks(emu_key *k)
 	ukt_card_set_write_hook(k->card, on_state_write, k);
 	if (k->button)
 		ukt_card_set_confirm_hook(k->card, on_confirm, k);
+	if (k->pinpad)
+		ukt_card_set_pinpad_hook(k->card, on_pinpad, k);
 }
 
 /* A power cycle: the volatile state goes, the state on disk is loaded again. */
@@ -491,6 +545,8 @@ static void key_free(emu_key *k)
 		close(k->evfd);
 	ukt_card_close(k->card);
 	free(k->dir);
+	free(k->auto_pinpad_file);
+	uk_wipe(k->pad_pin, sizeof(k->pad_pin));
 	uk_wipe(k->rx, sizeof(k->rx));
 	free(k);
 }
@@ -549,6 +605,14 @@ static emu_key *key_new(emu *e, unsigned index, const emu_new_key *nk, const cha
 	k->button = nk->button;
 	k->auto_confirm = nk->auto_confirm;
 	k->confirm_ms = nk->confirm_ms ? nk->confirm_ms : EMU_CONFIRM_MS_DEFAULT;
+	k->pinpad = nk->pinpad || nk->auto_pinpad_file != NULL;
+	*why = "the auto-pinpad file cannot be read";
+	if (nk->auto_pinpad_file != NULL && access(nk->auto_pinpad_file, R_OK) != 0)
+		goto fail;
+	*why = "out of memory";
+	if (nk->auto_pinpad_file != NULL &&
+	    (k->auto_pinpad_file = strdup(nk->auto_pinpad_file)) == NULL)
+		goto fail;
 	k->want_in = 1;
 	key_identity(k);
 	key_hooks(k);

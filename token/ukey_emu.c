@@ -45,12 +45,16 @@ static void usage(FILE *f)
 	        "usage: ukey-emu --link unix:PATH|tcp:HOST:PORT --state DIR [--keys N] [--serial S]\n"
 	        "                [--label L] [--zone green|yellow] [--user-pin-file F]\n"
 	        "                [--so-pin-file F] [--button] [--auto-confirm]\n"
-	        "                [--confirm-timeout MS] [--control PATH] [--retry | --once]\n"
+	        "                [--confirm-timeout MS] [--pinpad] [--auto-pinpad-file F]\n"
+	        "                [--control PATH] [--retry | --once]\n"
 	        "                [--max-tries N (each PIN, 3-15, default 10; new keys only)]\n"
 	        "       ukey-emu ctl [--control PATH] COMMAND...   (see docs/ukey-emu.md)\n"
 	        "Serves N emulated ukey cards (state in DIR/key-<i>/), one link connection each.\n"
 	        "PINs: --user-pin-file/--so-pin-file or $UKEY_EMU_USER_PIN/$UKEY_EMU_SO_PIN;\n"
-	        "--user-pin/--so-pin P also work but show the PIN to every user (ps).\n");
+	        "--user-pin/--so-pin P also work but show the PIN to every user (ps).\n"
+	        "--button: sign only after `ctl confirm N` (--auto-confirm: at once); --pinpad: the\n"
+	        "user PIN is typed on the key (`ctl pinpad N`), --auto-pinpad-file F: always the PIN\n"
+	        "on F's first line (implies --pinpad); --confirm-timeout bounds both waits.\n");
 }
 
 static void set_pin(const uint8_t **p, size_t *len, uint8_t *buf, const char *v)
@@ -84,6 +88,8 @@ static int parse_opt(emu_opts *o, int c)
 	case 'O': o->so_pin_file = optarg; return 0;
 	case 'b': o->nk.button = 1; return 0;
 	case 'a': o->nk.auto_confirm = 1; return 0;
+	case 'p': o->nk.pinpad = 1; return 0;
+	case 'P': o->nk.auto_pinpad_file = optarg; return 0;
 	case 'w':
 		v = strtoul(optarg, NULL, 10);
 		o->nk.confirm_ms = v > 0 && v <= EMU_CONFIRM_MS_MAX ? (unsigned)v : 0;
@@ -127,6 +133,8 @@ static int parse_opts(int argc, char **argv, emu_opts *o)
 		{ "so-pin-file", required_argument, NULL, 'O' },
 		{ "control", required_argument, NULL, 'c' }, { "button", no_argument, NULL, 'b' },
 		{ "auto-confirm", no_argument, NULL, 'a' },
+		{ "pinpad", no_argument, NULL, 'p' },
+		{ "auto-pinpad-file", required_argument, NULL, 'P' },
 		{ "confirm-timeout", required_argument, NULL, 'w' },
 		{ "max-tries", required_argument, NULL, 'm' },
 		{ "retry", no_argument, NULL, 'r' }, { "once", no_argument, NULL, '1' },

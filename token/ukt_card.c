@@ -93,6 +93,14 @@ static uint16_t p1p2_verify(const uk_apdu *a)
 	return a->p2 == 0x81 || a->p2 == 0x82 ? UK_SW_OK : UK_SW_REF_NOT_FOUND;
 }
 
+/* pinpad VERIFY: P1 00, the user PIN only (the SO PIN is never typed on the key) */
+static uint16_t p1p2_verify_pinpad(const uk_apdu *a)
+{
+	if (a->p1 != 0x00)
+		return UK_SW_WRONG_P1P2;
+	return a->p2 == 0x81 ? UK_SW_OK : UK_SW_REF_NOT_FOUND;
+}
+
 static uint16_t p1p2_generate(const uk_apdu *a)
 {
 	if (a->p1 != 0x80 && a->p1 != 0x81)
@@ -137,6 +145,8 @@ static const ins_entry ins_table[] = {
 	{ 0x00, 0x86, SM_PLAIN, 0, 1, 0, 2 + 3 + 2 + 65, p1p2_zero, ukt_cmd_general_auth,
 	  "GENERAL AUTHENTICATE" },
 	{ 0x00, 0x20, SM_EITHER, 1, 1, 0, 0, p1p2_verify, ukt_cmd_verify, "VERIFY" },
+	{ 0x80, 0x20, SM_SECURED, 1, 1, 0, 0, p1p2_verify_pinpad, ukt_cmd_verify_pinpad,
+	  "VERIFY (pinpad)" },
 	{ 0x80, 0xE0, SM_SECURED, 0, 1, 1, 3, p1p2_create_delete, ukt_cmd_create_any,
 	  "CREATE CONTAINER/FILE" },
 	{ 0x80, 0xE4, SM_SECURED, 0, 1, 1, 0, p1p2_create_delete, ukt_cmd_delete_any,
@@ -205,8 +215,19 @@ static uint16_t check_le(const uk_apdu *a, size_t len)
 	return len <= UKT_SHORT_NE_MAX ? (uint16_t)(UK_SW_WRONG_LE | (len & 0xFF)) : UK_SW_OK;
 }
 
+/* The forms of a two-form instruction that answer no data (SELECT by file identifier,
+ * CREATE FILE) have no fixed answer length for the early Le check. */
+static size_t entry_resp_len(const ins_entry *e, const uk_apdu *a)
+{
+	if ((a->ins == 0xA4 && a->p1 == 0x02) || (a->ins == 0xE0 && a->p1 == 0x01))
+		return 0;
+	return e->resp_len;
+}
+
 static uint16_t check_entry(const ukt_card *card, const ins_entry *e, const uk_apdu *a)
 {
+	size_t resp_len = entry_resp_len(e, a);
+
 	int secured = (a->cla & UK_SM_CLA_BIT) != 0;
 	uint16_t sw;
 
@@ -219,7 +240,7 @@ static uint16_t check_entry(const ukt_card *card, const ins_entry *e, const uk_a
 	sw = e->p1p2(a);
 	if (sw != UK_SW_OK)
 		return sw;
-	return e->resp_len ? check_le(a, e->resp_len) : UK_SW_OK;
+	return resp_len ? check_le(a, resp_len) : UK_SW_OK;
 }
 
 /* Check and strip the secure-messaging wrapper (docs/apdu.md "Secure session"). */
@@ -413,6 +434,12 @@ void ukt_card_set_confirm_hook(ukt_card *card, ukt_confirm_hook hook, void *arg)
 {
 	card->confirm = hook;
 	card->confirm_arg = arg;
+}
+
+void ukt_card_set_pinpad_hook(ukt_card *card, ukt_pinpad_hook hook, void *arg)
+{
+	card->pinpad = hook;
+	card->pinpad_arg = arg;
 }
 
 /* ---- open, provision, close ---- */

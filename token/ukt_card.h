@@ -69,4 +69,16 @@ void ukt_card_set_write_hook(ukt_card *card, ukt_write_hook hook, void *arg);
 typedef int (*ukt_confirm_hook)(void *arg);
 void ukt_card_set_confirm_hook(ukt_card *card, ukt_confirm_hook hook, void *arg);
 
+/* Second-generation keys with a pinpad (the PKCS#11 protected authentication path): called by
+ * the pinpad VERIFY (84 20 00 81, docs/apdu.md) for the user PIN typed on the key. The hook
+ * writes at most cap bytes of the PIN into pin and sets *len to its full length (a *len above
+ * cap means too long: the card answers 6700); it returns 0 when a PIN was entered, non-zero
+ * when the holder cancelled or did not answer in time (the card answers 6985 and uses no
+ * try). The card wipes pin after use. The hook may block, but only for a bounded time. NULL
+ * (the default): the key has no pinpad, the pinpad VERIFY answers 6A81. GET DATA 00 tag 89
+ * tells the host which of the button and the pinpad the key has. */
+#define UKT_PINPAD_PIN_CAP 32
+typedef int (*ukt_pinpad_hook)(void *arg, uint8_t *pin, size_t cap, size_t *len);
+void ukt_card_set_pinpad_hook(ukt_card *card, ukt_pinpad_hook hook, void *arg);
+
 #endif

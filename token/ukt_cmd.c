@@ -64,6 +64,8 @@ static void get_device_info(const ukt_card *card, uk_buf *r)
 {
 	const ukt_state *st = &card->st;
 	uint8_t fw[2] = { FIRMWARE_MAJOR, FIRMWARE_MINOR }, free_b[4], alg[2], ver = UKT_PROFILE_VERSION;
+	uint8_t features = (uint8_t)((card->confirm != NULL ? UKT_FEATURE_BUTTON : 0) |
+	                             (card->pinpad != NULL ? UKT_FEATURE_PINPAD : 0));
 
 	uk_set_u32(free_b, (uint32_t)ukt_space_free(card));
 	uk_set_u16(alg, ukt_alg_mask());
@@ -76,6 +78,7 @@ static void get_device_info(const ukt_card *card, uk_buf *r)
 	uk_tlv_put(r, 0x86, free_b, 4);
 	uk_tlv_put(r, 0x87, alg, 2);
 	uk_tlv_put(r, 0x88, &ver, 1);
+	uk_tlv_put(r, 0x89, &features, 1);
 }
 
 static void put_pin_status(uk_buf *r, unsigned tag, const ukt_pin *pin)

@@ -204,6 +204,8 @@ uint16_t ukt_cmd_update_binary(ukt_card *card, ukt_cmd *c)
 			return UK_SW_WRONG_LENGTH;
 		return ukt_files_write(card, off, c->data, c->len);
 	}
+	if (c->len == 0)
+		return UK_SW_WRONG_LENGTH;      /* as D6 and B1 */
 	if (offset_do(c, &off, &rest) != 0 || uk_tlv_next(&rest, c->data + c->len, &d) != 1 ||
 	    d.tag != 0x53 || rest != c->data + c->len || d.len == 0)
 		return UK_SW_WRONG_DATA;

@@ -41,6 +41,8 @@
 
 enum { UKT_PIN_USER = 0, UKT_PIN_SO = 1 };
 enum { UKT_PIN_FLAG_BLOCKED = 0x01, UKT_PIN_FLAG_MUST_CHANGE = 0x02 };
+/* GET DATA 00 tag 89: what the key has besides the card (docs/apdu.md) */
+enum { UKT_FEATURE_BUTTON = 0x01, UKT_FEATURE_PINPAD = 0x02 };
 enum { UKT_ALG_SM2 = 0x01, UKT_ALG_P256 = 0x02, UKT_ALG_RSA2048 = 0x03 };
 
 /* The PIN itself is never kept: only the token key sealed under
@@ -117,6 +119,8 @@ struct ukt_card {
 	void *hook_arg;
 	ukt_confirm_hook confirm;      /* button of a second-generation key (PSO) */
 	void *confirm_arg;
+	ukt_pinpad_hook pinpad;        /* pinpad of a second-generation key (VERIFY 84 20) */
+	void *pinpad_arg;
 	struct ukt_files *files;       /* certificates and data files (ukt_files.c) */
 };
 
@@ -144,6 +148,7 @@ uint16_t ukt_pin_login(ukt_card *card, ukt_session *s, int which, const uint8_t 
                        size_t len);
 /* Clear the verified state of one PIN in s; TK is wiped when no PIN is left verified. */
 void ukt_pin_logout(ukt_session *s, int which);
+uint16_t ukt_cmd_verify_pinpad(ukt_card *card, ukt_cmd *c);
 uint16_t ukt_cmd_change_ref(ukt_card *card, ukt_cmd *c);
 uint16_t ukt_cmd_reset_retry(ukt_card *card, ukt_cmd *c);
 

@@ -103,6 +103,38 @@ uint16_t ukt_pin_login(ukt_card *card, ukt_session *s, int which, const uint8_t 
 	return sw;
 }
 
+/* VERIFY with the key's own pinpad (docs/apdu.md "VERIFY with the pinpad"): ISO 7816-4
+ * §11.5.6 in the proprietary class (CLA 84), P1 00, P2 81, an empty secured payload. The user
+ * PIN comes from the pinpad hook and never from the host (nor crosses PC/SC), then takes
+ * exactly VERIFY's path (ukt_pin_login: counter decremented and written before the
+ * comparison, 63Cx/6983, login in this session only). A key without a pinpad: 6A81 (function
+ * not supported, ISO 7816-4 §5.6: the instruction exists, this key lacks the function). A
+ * blocked PIN answers 6983 without asking the holder; cancel or timeout at the pinpad 6985
+ * (conditions of use not satisfied), with nothing changed and no try used. */
+uint16_t ukt_cmd_verify_pinpad(ukt_card *card, ukt_cmd *c)
+{
+	uint8_t pin[UKT_PINPAD_PIN_CAP];
+	size_t len = 0;
+	uint16_t sw;
+
+	if (card->pinpad == NULL)
+		return UK_SW_FUNC_UNSUPPORTED;
+	if (c->len != 0)
+		return UK_SW_WRONG_LENGTH;
+	if (card->st.pin[UKT_PIN_USER].tries == 0)
+		return UK_SW_AUTH_BLOCKED;
+	sw = UK_SW_CONDITIONS;
+	if (card->pinpad(card->pinpad_arg, pin, sizeof(pin), &len) != 0)
+		goto out;
+	sw = UK_SW_WRONG_LENGTH;        /* as VERIFY: a length no PIN has uses no try */
+	if (len < UKT_PIN_MIN || len > UKT_PIN_MAX)
+		goto out;
+	sw = ukt_pin_login(card, c->sess, UKT_PIN_USER, pin, len);
+out:
+	uk_wipe(pin, sizeof(pin));
+	return sw;
+}
+
 /* Payload of CHANGE REFERENCE DATA: L_old old L_new new. 0, or -1 when the lengths do not
  * add up or the old PIN has a length VERIFY would refuse (both 6700). */
 static int change_parse(const ukt_cmd *c, const uint8_t **old, size_t *olen,

@@ -194,6 +194,32 @@ static void check_slots_full(void)
 	UK_CHECK(wait_presence(1, IFD_ICC_NOT_PRESENT, 2000));
 }
 
+/* A key pulled and another plugged in before pcscd looks again: pcscd is told of the removal
+ * once (absent), then of the new key, and its wait returns at once for it. */
+static void check_quick_replug(void)
+{
+	pid_t a = peer_start("ok", "0"), b, c;
+	long long t0;
+
+	UK_CHECK(wait_presence(0, IFD_ICC_PRESENT, 3000));
+	b = peer_start("ok", "0");
+	UK_CHECK(wait_presence(1, IFD_ICC_PRESENT, 3000));
+	UK_CHECK_EQ(wait_fn(0, 0), IFD_SUCCESS);                /* pcscd is up to date */
+	peer_stop(a);
+	c = peer_start("ok", "0");                              /* takes the freed slot 0 */
+	usleep(500 * 1000);
+	UK_CHECK_EQ(presence(0), IFD_ICC_NOT_PRESENT);          /* the removal, once */
+	t0 = now_ms();
+	UK_CHECK_EQ(wait_fn(0, 10000), IFD_SUCCESS);
+	UK_CHECK(now_ms() - t0 < 2000);                         /* the insertion is pending */
+	UK_CHECK_EQ(presence(0), IFD_ICC_PRESENT);
+	UK_CHECK_EQ(presence(1), IFD_ICC_PRESENT);
+	peer_stop(c);
+	UK_CHECK(wait_presence(0, IFD_ICC_NOT_PRESENT, 2000));
+	peer_stop(b);
+	UK_CHECK(wait_presence(1, IFD_ICC_NOT_PRESENT, 2000));
+}
+
 /* A misbehaving key: one good APDU, then the fault removes it, then a good key works. */
 static void check_bad_key(const char *mode)
 {
@@ -291,6 +317,7 @@ int main(int argc, char **argv)
 	UK_CHECK(create_by_name(2, dev) != IFD_SUCCESS);        /* only 2 slots */
 	check_good_key();
 	check_slots_full();
+	check_quick_replug();
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		check_bad_key(bad[i]);
 	check_stop();

@@ -7,6 +7,12 @@
  *   emu_pcsc_client create NAME    log in, run $EMU_ARM (if set), create container NAME
  *   emu_pcsc_client has NAME       exit 0 when container NAME is there, 1 when not
  *   emu_pcsc_client sign KR        log in, sign with KR; prints "sign_ms=<ms> sw=<SW>"
+ *   emu_pcsc_client pinpad         open a session, the pinpad VERIFY (84 20 00 81, empty
+ *                                  secured payload: the PIN is typed on the key); "sw=<SW>"
+ *   emu_pcsc_client pinpad-sign NAME KR   log in on the pinpad, create container NAME (if
+ *                                  absent), generate the SM2 pair KR, sign with it, check
+ *                                  the signature; "verify_sw=<SW> sw=<SW>"
+ *   emu_pcsc_client features       the features byte of GET DATA 00 tag 89: "features=<hex>"
  *
  * The card: the one whose serial is $UKEY_CARD_SERIAL, else the first present. The user PIN
  * comes from $UKEY_USER_PIN. Exit: 0 success, 1 the card answered another status word,
@@ -99,6 +105,16 @@ static uint16_t login(ukt_host *h)
 	return sw == 0x9000 ? ukt_host_verify(h, 0x81, pin, strlen(pin)) : sw;
 }
 
+/* A session of our own and the pinpad VERIFY: no PIN leaves this process. */
+static uint16_t pinpad_login(ukt_host *h)
+{
+	uint16_t sw = ukt_host_open_session(h);
+
+	return sw == 0x9000 ? ukt_host_secured(h, 0x80, 0x20, 0x00, 0x81, NULL, 0, 0,
+	                                       UKT_HOST_NO_LE)
+	                    : sw;
+}
+
 static int container_index(ukt_host *h, const char *name)
 {
 	const uint8_t *p, *end;
@@ -162,17 +178,56 @@ static int do_sign(client *c, ukt_host *h, int kr)
 	return sw_exit(c, sw);
 }
 
+/* pinpad-sign: everything a holder with a pinpad key does before a signature; the PIN is
+ * typed on the key. */
+static int do_pinpad_sign(client *c, ukt_host *h, const char *name, int kr)
+{
+	uint8_t e[32] = { 9, 8, 7 }, sig[64];
+	uint16_t vsw = pinpad_login(h), sw = vsw;
+
+	if (sw == 0x9000 && container_index(h, name) < 0)
+		sw = ukt_host_create_container(h, name);
+	if (sw == 0x9000)
+		sw = ukt_host_generate(h, (uint8_t)kr, 1, NULL);
+	if (sw == 0x9000)
+		sw = ukt_host_sign(h, (uint8_t)kr, e, sig);
+	printf("verify_sw=%04X sw=%04X\n", vsw, sw);
+	return sw_exit(c, sw);
+}
+
+static int do_features(client *c, ukt_host *h)
+{
+	uint16_t sw = ukt_host_hex(h, "00CA010000");
+	uk_tlv t;
+
+	if (sw != 0x9000 || uk_tlv_find(h->resp, h->rlen, 0x89, &t) != 1 || t.len != 1)
+		return printf("sw=%04X no tag 89\n", sw), sw == 0x9000 ? EXIT_SW : sw_exit(c, sw);
+	printf("features=%02X\n", t.value[0]);
+	return 0;
+}
+
 static int run(client *c, ukt_host *h, int argc, char **argv)
 {
 	uint16_t sw;
 	int idx;
 
+	if (strcmp(argv[1], "features") == 0)
+		return do_features(c, h);
+	if (strcmp(argv[1], "pinpad") == 0) {
+		sw = pinpad_login(h);
+		printf("sw=%04X\n", sw);
+		return sw_exit(c, sw);
+	}
+	if (argc < 3)
+		return EXIT_USAGE;
 	if (strcmp(argv[1], "rtt") == 0)
 		return do_rtt(c, h, atoi(argv[2]) > 0 ? atoi(argv[2]) : 1);
 	if (strcmp(argv[1], "setup") == 0 && argc == 4)
 		return do_setup(c, h, argv[2], atoi(argv[3]));
 	if (strcmp(argv[1], "sign") == 0)
 		return do_sign(c, h, atoi(argv[2]));
+	if (strcmp(argv[1], "pinpad-sign") == 0 && argc == 4)
+		return do_pinpad_sign(c, h, argv[2], atoi(argv[3]));
 	if (strcmp(argv[1], "create") == 0) {
 		sw = login(h);
 		/* $EMU_ARM: a shell command run between the login and CREATE CONTAINER, so a fault
@@ -198,9 +253,9 @@ int main(int argc, char **argv)
 	int ret;
 
 	memset(&c, 0, sizeof(c));
-	if (argc < 3) {
+	if (argc < 2) {
 		fprintf(stderr, "usage: emu_pcsc_client rtt N | setup NAME KR | create NAME | has NAME "
-		                "| sign KR\n");
+		                "| sign KR | pinpad | pinpad-sign NAME KR | features\n");
 		return EXIT_USAGE;
 	}
 	if (client_open(&c, &h) != 0) {

@@ -65,7 +65,7 @@ static void test_get_data(void)
 	UK_CHECK_EQ(ukt_host_hex(&h, "00CA0200"), 0x6A88);
 	UK_CHECK_EQ(ukt_host_hex(&h, "00CA01000100"), 0x6700);          /* data field */
 	UK_CHECK_EQ(ukt_host_hex(&h, "04CA0100"), 0x6882);
-	UK_CHECK_EQ(ukt_host_hex(&h, "00CA010005"), 0x6C48);            /* 72 bytes of data */
+	UK_CHECK_EQ(ukt_host_hex(&h, "00CA010005"), 0x6C4B);            /* 75 bytes of data */
 }
 
 static void test_general_authenticate(void)

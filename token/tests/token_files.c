@@ -196,6 +196,15 @@ static void test_basic(const char *dir)
 	UK_CHECK_EQ(read_bin(5, 256), 0x6282);
 	UK_CHECK_EQ(h.rlen, 0);
 	UK_CHECK_EQ(read_bin(6, 256), 0x6B00);                  /* offset beyond the end */
+	/* the forms that answer no data take any Le (no early fixed-length check) */
+	UK_CHECK_EQ(ukt_host_hex(&h, "00A4020C02D000" "01"), 0x9000);
+	UK_CHECK_EQ(h.rlen, 0);
+	UK_CHECK_EQ(ukt_host_secured(&h, 0x80, 0xE0, 0x01, 0x00,
+	                             (const uint8_t *)"\x83\x02\xD0\x09\x80\x04\x00\x00\x00\x10"
+	                             "\x84\x02le", 14, 0, 1), 0x9000);
+	UK_CHECK_EQ(delete_file(0xD009), 0x9000);
+	UK_CHECK_EQ(select_file(0xD000), 0x9000);
+	UK_CHECK_EQ(sec(0x00, 0xD7, 0x00, 0x00, NULL, 0), 0x6700);      /* empty, as D6 and B1 */
 	UK_CHECK_EQ(ukt_host_hex(&h, "00B08000" "00"), 0x6A86); /* SFI form not supported */
 	UK_CHECK_EQ(ukt_host_hex(&h, "00B00000" "0100" "00"), 0x6700);   /* data field */
 	UK_CHECK_EQ(ukt_host_hex(&h, "10B0000000"), 0x6884);    /* no data: no chaining */

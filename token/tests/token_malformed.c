@@ -21,7 +21,7 @@ static const struct {
 	{ "00CA01000000", 0x6700 },                     /* truncated extended Le */
 	{ "00CA0100000000000000", 0x6700 },             /* extended Lc = 0 */
 	{ "00CA0100", 0x9000 },
-	{ "00CA010005", 0x6C48 },                       /* Le too small */
+	{ "00CA010005", 0x6C4B },                       /* Le too small (75 bytes) */
 	{ "00FE0000", 0x6D00 },
 	{ "B0CA0100", 0x6E00 },
 	{ "03CA0100", 0x6881 },
