@@ -69,5 +69,7 @@ foreach(entry IN LISTS UKEY_CONFORMANCE_TESTS)
 endforeach()
 
 # the official vectors (gm-vectors.txt) for the tests that use them
-target_compile_definitions(conformance_S2-1_enveloped_import PRIVATE
-  UKEY_GM_VECTORS="${CMAKE_CURRENT_LIST_DIR}/vectors/gm-vectors.txt")
+foreach(_t conformance_S2-1_enveloped_import conformance_S0-B1_algorithms)
+  target_compile_definitions(${_t} PRIVATE
+    UKEY_GM_VECTORS="${CMAKE_CURRENT_LIST_DIR}/vectors/gm-vectors.txt")
+endforeach()

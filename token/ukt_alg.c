@@ -211,14 +211,15 @@ const ukt_alg *ukt_alg_find(uint8_t id)
 	return NULL;
 }
 
-/* GET DATA 00 tag 87: the key-pair algorithms of the table, and SM4 (bit 4) for the session
- * keys of IMPORT SESSION KEY / PSO ENCIPHER-DECIPHER. SM3 (bit 3) is not set: the card has
- * no hashing instruction, the host computes SM3. */
+/* GET DATA 00 tag 87: the key-pair algorithms of the table, SM3 (bit 3) for PSO HASH
+ * (ISO 7816-8 §5.2, ukt_cmd_hash.c) and SM4 (bit 4) for the session keys of IMPORT SESSION
+ * KEY / PSO ENCIPHER-DECIPHER. */
+#define UKT_ALG_BIT_SM3 0x0008
 #define UKT_ALG_BIT_SM4 0x0010
 
 uint16_t ukt_alg_mask(void)
 {
-	uint16_t m = UKT_ALG_BIT_SM4;
+	uint16_t m = UKT_ALG_BIT_SM3 | UKT_ALG_BIT_SM4;
 	size_t i;
 
 	for (i = 0; i < sizeof(alg_table) / sizeof(alg_table[0]); i++)

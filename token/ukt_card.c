@@ -6,7 +6,8 @@
  * answers (6Cxx), the secure-messaging wrapper (6700/6988), the user PIN of the session
  * (6982); only then the handler runs. Every refusal above happens before any change.
  * Between parsing and the table sit command chaining and GET RESPONSE (ukt_xport.c): a
- * chain executes once, with its reassembled data, when its last part arrives. */
+ * chain executes once, with its reassembled data, when its last part arrives; a streamed
+ * chain (a form_table entry with a feed: PSO HASH) gives each part to the feed instead. */
 #include "ukt_internal.h"
 #include "ukt_files.h"
 #include "ukt_xport.h"
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "uk_crypto.h"
 #include "uk_log.h"
 #include "uk_wipe.h"
 
@@ -123,11 +125,13 @@ static uint16_t p1p2_reset_retry(const uk_apdu *a)
 }
 
 /* ISO 7816-8 §5.4 COMPUTE DIGITAL SIGNATURE (9E 9A), §5.8 DECIPHER (80 86 with a key pair,
- * 80 84 with a session key) and §5.7 ENCIPHER (84 80, session key; ukt_cmd_import.c). */
+ * 80 84 with a session key), §5.7 ENCIPHER (84 80, session key; ukt_cmd_import.c) and §5.2
+ * HASH (90 80, plain: see form_table). */
 static uint16_t p1p2_pso(const uk_apdu *a)
 {
 	return (a->p1 == 0x9E && a->p2 == 0x9A) || (a->p1 == 0x80 && a->p2 == 0x86) ||
-	       (a->p1 == 0x84 && a->p2 == 0x80) || (a->p1 == 0x80 && a->p2 == 0x84)
+	       (a->p1 == 0x84 && a->p2 == 0x80) || (a->p1 == 0x80 && a->p2 == 0x84) ||
+	       (a->p1 == 0x90 && a->p2 == 0x80)
 	       ? UK_SW_OK : UK_SW_WRONG_P1P2;
 }
 
@@ -171,6 +175,46 @@ static const ins_entry ins_table[] = {
 	{ 0x00, 0xC0, SM_PLAIN, 0, 0, 0, 0, p1p2_zero, cmd_get_response, "GET RESPONSE" },
 	{ 0x00, 0x84, SM_PLAIN, 0, 1, 0, 0, p1p2_zero, ukt_cmd_get_challenge, "GET CHALLENGE" },
 };
+
+/* Forms (INS P1 P2) of a row whose policy is not the row's. PSO HASH (ISO 7816-8 §5.2,
+ * 2A 90 80; ukt_cmd_hash.c) carries no secret: plain, no PIN, a 32-byte answer, unlike the
+ * other PSO forms; its chains are streamed (each part hashed as it arrives, ukt_xport.h). */
+typedef struct form_entry {
+	uint8_t ins, p1, p2;
+	enum sm_policy sm;
+	int needs_user_pin;
+	size_t resp_len;
+	uint16_t (*feed)(ukt_card *card, int first, const uint8_t *data, size_t n); /* or NULL */
+} form_entry;
+
+static const form_entry form_table[] = {
+	{ 0x2A, 0x90, 0x80, SM_PLAIN, 0, UK_SM3_LEN, ukt_hash_feed },
+};
+
+static const form_entry *find_form(const uk_apdu *a)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(form_table) / sizeof(form_table[0]); i++)
+		if (form_table[i].ins == a->ins && form_table[i].p1 == a->p1 &&
+		    form_table[i].p2 == a->p2)
+			return &form_table[i];
+	return NULL;
+}
+
+/* The row as it applies to this command: *view is e with its form's policy, if any. */
+static const ins_entry *entry_for(const ins_entry *e, const uk_apdu *a, ins_entry *view)
+{
+	const form_entry *f = find_form(a);
+
+	if (f == NULL)
+		return e;
+	*view = *e;
+	view->sm = f->sm;
+	view->needs_user_pin = f->needs_user_pin;
+	view->resp_len = f->resp_len;
+	return view;
+}
 
 /* ISO 7816-4 §5.4.1 class byte: b8 proprietary, b4-b3 secure messaging, b5 chaining,
  * b2-b1 logical channel. The profile uses 00, 04, 80, 84 only. */
@@ -269,9 +313,10 @@ static uint16_t unwrap(ukt_card *card, const ins_entry *e, const uk_apdu *a, ukt
 }
 
 /* Run one whole command (unchained, or a chain reassembled by ukt_xport_chain). */
-static uint16_t dispatch(ukt_card *card, const uk_apdu *a, uk_buf *resp)
+static uint16_t dispatch(ukt_card *card, const uk_apdu *a, uk_buf *resp, int streamed)
 {
 	const ins_entry *e = NULL;
+	ins_entry view;
 	uk_buf plain;
 	ukt_cmd c;
 	uint16_t sw;
@@ -280,12 +325,15 @@ static uint16_t dispatch(ukt_card *card, const uk_apdu *a, uk_buf *resp)
 	sw = check_cla(a->cla);
 	if (sw == UK_SW_OK)
 		sw = find_ins(a, &e);
-	if (sw == UK_SW_OK)
+	if (sw == UK_SW_OK) {
+		e = entry_for(e, a, &view);
 		sw = check_entry(card, e, a);
+	}
 	if (sw != UK_SW_OK)
 		goto out;
 	memset(&c, 0, sizeof(c));
 	c.apdu = a;
+	c.streamed = streamed;
 	c.data = a->data;
 	c.len = a->lc;
 	c.resp = resp;
@@ -318,6 +366,7 @@ static const uint8_t ins_without_data[] = { 0xCA /* GET DATA */, 0xC0 /* GET RES
 static uint16_t chain_check(void *arg, const uk_apdu *first)
 {
 	const ins_entry *e = NULL;
+	ins_entry view;
 	uk_apdu h = *first;
 	uint16_t sw;
 	size_t i;
@@ -331,7 +380,21 @@ static uint16_t chain_check(void *arg, const uk_apdu *first)
 	for (i = 0; sw == UK_SW_OK && i < sizeof(ins_without_data); i++)
 		if (h.ins == ins_without_data[i])
 			sw = UK_SW_CHAINING_UNSUPPORTED;
-	return sw == UK_SW_OK ? check_entry(arg, e, &h) : sw;
+	return sw == UK_SW_OK ? check_entry(arg, entry_for(e, &h, &view), &h) : sw;
+}
+
+/* A chain is streamed when its form has a feed (form_table); chain_check accepted it. */
+static int chain_streamed(void *arg, const uk_apdu *first)
+{
+	const form_entry *f = find_form(first);
+
+	(void)arg;
+	return f != NULL && f->feed != NULL;
+}
+
+static uint16_t chain_feed(void *arg, int first, const uk_apdu *part)
+{
+	return find_form(part)->feed(arg, first, part->data, part->lc);
 }
 
 /* ISO 7816-4 transmission: GET RESPONSE keeps the pending answer, any other command drops
@@ -339,8 +402,10 @@ static uint16_t chain_check(void *arg, const uk_apdu *first)
 static uint16_t transmit_apdu(ukt_card *card, const uint8_t *cmd, size_t len, uk_buf *resp)
 {
 	ukt_xport *x = card_xport(card);
+	const ukt_chain_ops ops = { chain_check, chain_streamed, chain_feed, card };
 	uk_apdu a, whole;
 	uint16_t sw;
+	int r;
 
 	sw = uk_apdu_parse(cmd, len, &a);
 	if (sw != UK_SW_OK || a.ins != UKT_INS_GET_RESPONSE)
@@ -349,9 +414,10 @@ static uint16_t transmit_apdu(ukt_card *card, const uint8_t *cmd, size_t len, uk
 		ukt_xport_reset(x);     /* not a command of any chain */
 		return sw;
 	}
-	if (!ukt_xport_chain(x, &a, chain_check, card, &whole, &sw))
+	r = ukt_xport_chain(x, &a, &ops, &whole, &sw);
+	if (r == UKT_CHAIN_ANSWER)
 		return sw;
-	sw = dispatch(card, &whole, resp);
+	sw = dispatch(card, &whole, resp, r == UKT_CHAIN_EXECUTE_STREAMED);
 	return ukt_xport_answer(x, &whole, resp, sw);
 }
 
@@ -401,6 +467,7 @@ int ukt_card_power(ukt_card *card, int op)
 		ukt_files_deselect(card);
 		ukt_sessions_clear(card);
 		ukt_xport_reset(card_xport(card));      /* no chain or pending answer survives */
+		ukt_hash_drop(card);                    /* nor the digest of a streamed chain */
 	}
 	card->powered = op != UKT_POWER_OFF;
 	return 0;
@@ -552,6 +619,7 @@ void ukt_card_close(ukt_card *card)
 		return;
 	ukt_sessions_clear(card);
 	ukt_xport_free(card_xport(card));
+	ukt_hash_drop(card);
 	ukt_files_close(card);
 	free(card->dir);
 	uk_wipe(card, sizeof(*card));

@@ -349,5 +349,7 @@ uint16_t ukt_cmd_pso_any(ukt_card *card, ukt_cmd *c)
 		return pso_sm4(c, 1);
 	if (p1p2 == 0x8084)
 		return pso_sm4(c, 0);
+	if (p1p2 == 0x9080)
+		return ukt_cmd_pso_hash(card, c);
 	return ukt_cmd_pso(card, c);
 }

@@ -122,6 +122,7 @@ struct ukt_card {
 	ukt_pinpad_hook pinpad;        /* pinpad of a second-generation key (VERIFY 84 20) */
 	void *pinpad_arg;
 	struct ukt_files *files;       /* certificates and data files (ukt_files.c) */
+	EVP_MD_CTX *sm3;               /* digest of a streamed PSO HASH chain (ukt_cmd_hash.c) */
 };
 
 /* A command being processed: the parsed APDU, the plain payload (unwrapped when secured),
@@ -132,6 +133,8 @@ typedef struct ukt_cmd {
 	size_t len;
 	ukt_session *sess;
 	uk_buf *resp;
+	int streamed;           /* last part of a streamed chain: earlier parts went to the
+	                         * form's feed (ukt_xport.h, ukt_card.c form_table) */
 } ukt_cmd;
 
 /* ukt_state.c */
@@ -187,8 +190,15 @@ uint16_t ukt_cmd_get_challenge(ukt_card *card, ukt_cmd *c);
  * SKF_ImportECCKeyPair), SM4 session keys and PSO ENCIPHER/DECIPHER with them */
 uint16_t ukt_cmd_import_keypair(ukt_card *card, ukt_cmd *c);
 uint16_t ukt_cmd_import_session_key(ukt_card *card, ukt_cmd *c);
-/* PSO of every P1 P2: 9E 9A and 80 86 go to ukt_cmd_pso, 84 80 and 80 84 to SM4. */
+/* PSO of every P1 P2: 9E 9A and 80 86 go to ukt_cmd_pso, 84 80 and 80 84 to SM4, 90 80 to
+ * ukt_cmd_pso_hash. */
 uint16_t ukt_cmd_pso_any(ukt_card *card, ukt_cmd *c);
+
+/* ukt_cmd_hash.c: PSO HASH, ISO 7816-8 §5.2 (SM3). feed: one part of a streamed chain
+ * (first = 1 starts a new digest); 9000 or 6F00. drop: forget the digest (power, close). */
+uint16_t ukt_hash_feed(ukt_card *card, int first, const uint8_t *data, size_t n);
+uint16_t ukt_cmd_pso_hash(ukt_card *card, ukt_cmd *c);
+void ukt_hash_drop(ukt_card *card);
 
 extern const uint8_t ukt_aid[6];
 

@@ -6,6 +6,9 @@
  * aside): a part of the same instruction with another header answers 6883 ("last command
  * of the chain expected") and ends the chain; a command of another instruction ends the
  * chain and is processed on its own. Nothing but this buffer changes until the last part.
+ * A streamed chain (PSO HASH, ISO 7816-8 §5.2) keeps no buffer: the card's feed consumes
+ * each part as it arrives (into a digest, which is not card state), and the last part
+ * executes with its own data.
  *
  * §5.1.3 / §7.6.1: an answer a short Ne cannot carry is cut; SW 61xx tells how much is left
  * and GET RESPONSE fetches it. Every other command discards what is left. */
@@ -25,6 +28,7 @@ void ukt_xport_init(ukt_xport *x)
 static void chain_drop(ukt_xport *x)
 {
 	x->chaining = 0;
+	x->streamed = 0;
 	x->cla = x->ins = x->p1 = x->p2 = 0;
 	uk_buf_free(&x->chain);
 }
@@ -66,23 +70,37 @@ fail:
 	return 0;
 }
 
-static int chain_start(ukt_xport *x, const uk_apdu *a, ukt_chain_check check, void *arg,
-                       uint16_t *sw)
+/* One part's data: to the feed of a streamed chain, else into the buffer; 0 and *sw set
+ * (chain dropped) when it cannot be taken. */
+static int chain_take(ukt_xport *x, const uk_apdu *a, const ukt_chain_ops *ops, int first,
+                      uint16_t *sw)
 {
-	*sw = check(arg, a);
+	if (!x->streamed)
+		return chain_append(x, a, sw);
+	*sw = ops->feed(ops->arg, first, a);
+	if (*sw == UK_SW_OK)
+		return 1;
+	chain_drop(x);
+	return 0;
+}
+
+static int chain_start(ukt_xport *x, const uk_apdu *a, const ukt_chain_ops *ops, uint16_t *sw)
+{
+	*sw = ops->check(ops->arg, a);
 	if (*sw != UK_SW_OK)
-		return 0;
+		return UKT_CHAIN_ANSWER;
 	x->chaining = 1;
+	x->streamed = ops->streamed != NULL && ops->streamed(ops->arg, a);
 	x->cla = a->cla & (uint8_t)~UKT_CLA_CHAIN;
 	x->ins = a->ins;
 	x->p1 = a->p1;
 	x->p2 = a->p2;
-	chain_append(x, a, sw);
-	return 0;
+	chain_take(x, a, ops, 1, sw);
+	return UKT_CHAIN_ANSWER;
 }
 
-int ukt_xport_chain(ukt_xport *x, const uk_apdu *a, ukt_chain_check check, void *arg,
-                    uk_apdu *whole, uint16_t *sw)
+int ukt_xport_chain(ukt_xport *x, const uk_apdu *a, const ukt_chain_ops *ops, uk_apdu *whole,
+                    uint16_t *sw)
 {
 	int more = (a->cla & UKT_CLA_CHAIN) != 0;
 
@@ -91,24 +109,30 @@ int ukt_xport_chain(ukt_xport *x, const uk_apdu *a, ukt_chain_check check, void 
 	if (!x->chaining) {
 		uk_buf_free(&x->chain);         /* data of a chain executed before */
 		if (more)
-			return chain_start(x, a, check, arg, sw);
+			return chain_start(x, a, ops, sw);
 		*whole = *a;
-		return 1;
+		return UKT_CHAIN_EXECUTE;
 	}
 	if ((a->cla & (uint8_t)~UKT_CLA_CHAIN) != x->cla || a->p1 != x->p1 || a->p2 != x->p2) {
 		chain_drop(x);
 		*sw = UK_SW_LAST_CMD_EXPECTED;
-		return 0;
+		return UKT_CHAIN_ANSWER;
 	}
-	if (!chain_append(x, a, sw) || more)
-		return 0;
+	if (x->streamed && !more) {                /* the last part executes with its own data */
+		*whole = *a;
+		whole->cla = x->cla;
+		chain_drop(x);
+		return UKT_CHAIN_EXECUTE_STREAMED;
+	}
+	if (!chain_take(x, a, ops, 0, sw) || more)
+		return UKT_CHAIN_ANSWER;
 	/* The last part: its CLA without b5 (the MAC covers that CLA, docs/apdu.md), its Le. */
 	*whole = *a;
 	whole->cla = x->cla;
 	whole->data = x->chain.data;
 	whole->lc = x->chain.len;
 	x->chaining = 0;
-	return 1;
+	return UKT_CHAIN_EXECUTE;
 }
 
 /* 61xx: xx bytes left, 00 when 256 or more (ISO 7816-4 §5.1.3). */

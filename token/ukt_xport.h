@@ -26,6 +26,7 @@
 
 typedef struct ukt_xport {
 	int chaining;                   /* a chain is open */
+	int streamed;                   /* its parts go to the feed, not to chain */
 	uint8_t cla, ins, p1, p2;       /* its header; cla without the chaining bit */
 	uk_buf chain;                   /* data of the parts received so far */
 	uk_buf pending;                 /* answer bytes not yet fetched by GET RESPONSE */
@@ -45,14 +46,36 @@ void ukt_xport_drop_response(ukt_xport *x);
  * and whether the instruction takes data at all); UK_SW_OK or the status word to answer. */
 typedef uint16_t (*ukt_chain_check)(void *arg, const uk_apdu *first);
 
-/* Feed one parsed command through chaining. Returns 1 when a command must execute now:
- * *whole is a itself (no chain involved) or the reassembled chain, whose data points into
- * x and stays valid until the next call. Returns 0 when the card answers *sw without
+/* The card's side of chaining. check: as above. streamed (NULL: none is): 1 when the chain
+ * an accepted first part opens is streamed, i.e. its parts are not kept but given to feed
+ * as they arrive (first = 1 for the first part; the part's header and data), so no
+ * UKT_CHAIN_MAX applies, and the last part executes with its own data only. For plain forms
+ * only: a secured chain's MAC covers the reassembled data. feed answers UK_SW_OK or a
+ * status word that ends the chain. */
+typedef struct ukt_chain_ops {
+	ukt_chain_check check;
+	int (*streamed)(void *arg, const uk_apdu *first);
+	uint16_t (*feed)(void *arg, int first, const uk_apdu *part);
+	void *arg;
+} ukt_chain_ops;
+
+/* What ukt_xport_chain decided. */
+enum {
+	UKT_CHAIN_ANSWER = 0,           /* answer *sw, execute nothing */
+	UKT_CHAIN_EXECUTE = 1,          /* execute *whole: unchained, or a reassembled chain */
+	UKT_CHAIN_EXECUTE_STREAMED = 2, /* execute *whole, the last part of a streamed chain */
+};
+
+/* Feed one parsed command through chaining. Returns UKT_CHAIN_EXECUTE when a command must
+ * execute now: *whole is a itself (no chain involved) or the reassembled chain, whose data
+ * points into x and stays valid until the next call; UKT_CHAIN_EXECUTE_STREAMED for the last
+ * part of a streamed chain (*whole is that part, CLA without the chaining bit; the earlier
+ * parts went to ops->feed). Returns UKT_CHAIN_ANSWER when the card answers *sw without
  * executing anything: 9000 for an accepted non-final part, 6883 for a part whose header
- * differs from the chain's, 6700 past UKT_CHAIN_MAX, or the refusal of check. A command of
- * another instruction drops the open chain and is processed on its own. */
-int ukt_xport_chain(ukt_xport *x, const uk_apdu *a, ukt_chain_check check, void *arg,
-                    uk_apdu *whole, uint16_t *sw);
+ * differs from the chain's, 6700 past UKT_CHAIN_MAX, the refusal of check or of feed. A
+ * command of another instruction drops the open chain and is processed on its own. */
+int ukt_xport_chain(ukt_xport *x, const uk_apdu *a, const ukt_chain_ops *ops, uk_apdu *whole,
+                    uint16_t *sw);
 
 /* Fit the answer of the executed command *whole (resp, status sw) to its Ne: returns the
  * status word to send and may shorten resp. Extended Ne: 6700 if smaller than the answer.

@@ -431,10 +431,10 @@ static void test_generate_rules(const char *dir, uint8_t kr)
 	UK_CHECK_EQ(ukt_host_plain(&h, 0x00, 0x46, 0x81, kr, NULL, 0, EXT_LE), 0x9000);
 	UK_CHECK_EQ(h.rlen, 270);
 	UK_CHECK_EQ(uk_tlv_find(h.resp, h.rlen, 0x7F49, &t), 1);
-	/* GET DATA 00 tag 87: SM2, P-256, RSA-2048, SM4 (session keys) */
+	/* GET DATA 00 tag 87: SM2, P-256, RSA-2048, SM3 (PSO HASH), SM4 (session keys) */
 	UK_CHECK_EQ(ukt_host_plain(&h, 0x00, 0xCA, 0x01, 0x00, NULL, 0, 256), 0x9000);
 	UK_CHECK_EQ(uk_tlv_find(h.resp, h.rlen, 0x87, &t), 1);
-	UK_CHECK(t.len == 2 && t.value[0] == 0x00 && t.value[1] == 0x17);
+	UK_CHECK(t.len == 2 && t.value[0] == 0x00 && t.value[1] == 0x1F);
 }
 
 /* ---- GET CHALLENGE ---- */

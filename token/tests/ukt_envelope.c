@@ -34,8 +34,9 @@ long ukt_env_vector(const char *path, const char *section, const char *name, uin
 		if (line[0] == '[')
 			snprintf(cur, sizeof(cur), "%.63s", line);
 		else if (strcmp(cur, want) == 0 && strncmp(line, name, nl) == 0 &&
-		         strncmp(line + nl, " = ", 3) == 0)
-			n = uk_hex_decode(line + nl + 3, out, cap);
+		         strncmp(line + nl, " =", 2) == 0 &&
+		         (line[nl + 2] == ' ' || line[nl + 2] == '\0'))   /* "name =": empty */
+			n = uk_hex_decode(line + nl + 2, out, cap);
 	}
 	fclose(f);
 	return n;

@@ -25,7 +25,7 @@ enum {
 };
 
 /* Value of "name = hex" in [section] of the vectors file at path (gm-vectors.txt); returns its
- * length, or -1 when absent. */
+ * length (0 for an empty value, "name ="), or -1 when absent. */
 long ukt_env_vector(const char *path, const char *section, const char *name, uint8_t *out,
                     size_t cap);
 /* A fresh SM2 key pair (EVP keygen): d and 04||X||Y. 0 or -1. */

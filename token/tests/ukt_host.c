@@ -74,6 +74,24 @@ uint16_t ukt_host_plain(ukt_host *h, uint8_t cla, uint8_t ins, uint8_t p1, uint8
 	return sw;
 }
 
+uint16_t ukt_host_hash(ukt_host *h, const uint8_t *msg, size_t n, size_t part)
+{
+	size_t off = 0, k;
+	uint16_t sw;
+
+	if (part == 0 || n <= part)
+		return ukt_host_plain(h, 0x00, 0x2A, 0x90, 0x80, msg, n, 256);
+	for (;;) {
+		k = n - off < part ? n - off : part;
+		if (off + k == n)
+			return ukt_host_plain(h, 0x00, 0x2A, 0x90, 0x80, msg + off, k, 256);
+		sw = ukt_host_plain(h, 0x10, 0x2A, 0x90, 0x80, msg + off, k, UKT_HOST_NO_LE);
+		if (sw != UK_SW_OK)
+			return sw;
+		off += k;
+	}
+}
+
 uint16_t ukt_host_select(ukt_host *h)
 {
 	static const uint8_t aid[] = { 0xF0, 0x75, 0x6B, 0x65, 0x79, 0x01 };

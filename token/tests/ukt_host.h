@@ -37,6 +37,12 @@ uint16_t ukt_host_hex(ukt_host *h, const char *hex);
 uint16_t ukt_host_plain(ukt_host *h, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
                         const uint8_t *data, size_t n, long le);
 
+/* PSO HASH (docs/apdu.md, ISO 7816-8 §5.2) of msg: one plain 00 2A 90 80 when part is 0 or
+ * n <= part, else a streamed chain of part-byte commands (CLA 10, the last with CLA 00; an
+ * extended Lc where part > 255). Returns the SW of the last command (or the first refusal);
+ * on 9000 h->resp holds the 32-byte SM3 digest. */
+uint16_t ukt_host_hash(ukt_host *h, const uint8_t *msg, size_t n, size_t part);
+
 /* SELECT the ukey application. */
 uint16_t ukt_host_select(ukt_host *h);
 /* GENERAL AUTHENTICATE: open a secure session into h->sm. */
