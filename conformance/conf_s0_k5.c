@@ -6,12 +6,18 @@
  *   SO PIN verified only       → 6982 (the administrator cannot use the holder's keys)
  *   user PIN verified          → 9000 (signature checked with OpenSSL, plaintext recovered)
  *   another client's session   → 6982 (a login authorises its own session only)
+ *   through PC/SC, another PROCESS with its own PC/SC context and card handle (pcscd puts
+ *   both on one card): replaying the holder's secured signature command → 6988, signing
+ *   in a session of its own → 6982; the holder still signs afterwards
  *   after logout (VERIFY FF)   → 6982;  after a failed VERIFY → 6982;  after a reset → 6982
  * GENERATE (which replaces a key) needs the user PIN too. */
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "conf_ops.h"
+#include "conf_pcsc.h"
 
 static const char msg[] = "S0-K5 order";
 static const uint8_t secret[] = "S0-K5 session key 0123456789abcdef";
@@ -48,6 +54,60 @@ static void allowed(conf_ctx *c, const keys *k, const char *when)
 	conf_say(c, "%s: signs (OpenSSL verifies) and deciphers (plaintext recovered)", when);
 }
 
+static int child_xfer(void *ctx, const uint8_t *cmd, size_t n, uint8_t *resp, size_t *rlen)
+{
+	return conf_pcsc_transmit(ctx, cmd, n, resp, rlen);
+}
+
+/* The other process: exit 0 when both attempts are refused as they must be. */
+static void second_process_main(const uint8_t *replay, size_t rn, const uint8_t e[32])
+{
+	static ukt_host h;
+	conf_pcsc *pc = conf_pcsc_open();
+	uint16_t sw_replay, sw_session = 0, sw_sign = 0;
+
+	if (pc == NULL)
+		_exit(2);
+	ukt_host_init(&h, child_xfer, pc);
+	sw_replay = ukt_host_raw(&h, replay, rn);
+	sw_session = ukt_host_open_session(&h);
+	if (sw_session == 0x9000)
+		sw_sign = ukt_host_sign(&h, 0x00, e, NULL);
+	printf("second process: replayed PSO %04X, own session %04X, PSO in it %04X\n",
+	       sw_replay, sw_session, sw_sign);
+	fflush(stdout);
+	conf_pcsc_close(pc);
+	_exit(sw_replay == 0x6988 && sw_session == 0x9000 && sw_sign == 0x6982 ? 0 : 1);
+}
+
+static void second_process(conf_ctx *c, const keys *k)
+{
+	uint8_t payload[34];
+	uk_buf apdu;
+	pid_t pid;
+	int status = -1;
+
+	/* the holder signs once with a secured APDU whose bytes the other process replays */
+	payload[0] = 0x00;
+	payload[1] = 0x01;
+	memcpy(payload + 2, k->e, 32);
+	uk_buf_init(&apdu, 0, 0);
+	UK_CHECK_EQ(ukt_host_build_secured(&c->h, 0x00, 0x2A, 0x9E, 0x9A, payload, sizeof(payload),
+	                                   0, 256, &apdu), 0);
+	UK_CHECK_EQ(ukt_host_raw(&c->h, apdu.data, apdu.len), 0x9000);
+	fflush(stdout);
+	pid = fork();
+	UK_CHECK(pid >= 0);
+	if (pid == 0)
+		second_process_main(apdu.data, apdu.len, k->e);
+	UK_CHECK_EQ(waitpid(pid, &status, 0), pid);
+	UK_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	uk_buf_free(&apdu);
+	conf_say(c, "another process (own PC/SC context and handle): replay of the holder's "
+	         "signature command 6988, signing in its own session 6982");
+	allowed(c, k, "the holder, after the other process tried");
+}
+
 static void setup(conf_ctx *c, keys *k)
 {
 	conf_start(c, 1);
@@ -82,6 +142,8 @@ int main(int argc, char **argv)
 		refused(&c, &k, "another client's session while the holder is logged in");
 		c.h = mine;
 	}
+	if (c.pcsc)
+		second_process(&c, &k);
 	UK_CHECK_EQ(conf_logout(&c, 0x81), 0x9000);
 	refused(&c, &k, "after logout (VERIFY FF 81)");
 	UK_CHECK_EQ(ukt_host_open_session(&c.h), 0x9000);
