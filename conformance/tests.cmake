@@ -38,7 +38,9 @@ set(UKEY_CONFORMANCE_TESTS
   "S0-P3_pin_not_exported             conf_s0_p3.c"
   "S1-4_change_counters               conf_s1_4_change.c"
   "S2-2_keypairs_retry                conf_s2_2.c"
-  "S0-B1_algorithms                   conf_s0_b1.c")
+  "S0-B1_algorithms                   conf_s0_b1.c"
+  "S0-K3_primes                       conf_s0_k3.c"
+  "S0-K4_stored_keys                  conf_s0_k4.c")
 
 # Options of the sandbox a test's PC/SC variant runs in (UKEY_CONF_SANDBOX_ARGS_<what>):
 # S2-2 proves the settable retry count through PC/SC with a key provisioned with 3 tries.

@@ -13,4 +13,19 @@
 int ukt_test_private_scalar(const char *dir, const uint8_t *pin, size_t pin_len,
                             const uint8_t pub[65], uint8_t d[32]);
 
+/* As ukt_test_private_scalar for a pair of any algorithm, named by its stored public
+ * encoding (docs/apdu.md "Persistence": EC 04||X||Y, RSA n (256) || e as 7F49/82 gives it):
+ * priv gets the private encoding (EC: the 32-byte scalar; RSA-2048: the RSAPrivateKey DER),
+ * *n its length. Returns 1 found, 0 no such pair, -1 state unreadable, PIN wrong or cap
+ * too small. The caller wipes priv. */
+int ukt_test_private_encoding(const char *dir, const uint8_t *pin, size_t pin_len,
+                              const uint8_t *pub, size_t pub_len, uint8_t *priv, size_t cap,
+                              size_t *n);
+
+/* The sealed private encoding (AEAD nonce || ciphertext || tag) of that pair, exactly as the
+ * state file stores it (no PIN needed: it is ciphertext), so a test can find it in the file
+ * and alter it. Returns 1 found, 0 no such pair, -1 state unreadable or cap too small. */
+int ukt_test_sealed_key(const char *dir, const uint8_t *pub, size_t pub_len, uint8_t *out,
+                        size_t cap, size_t *n);
+
 #endif
