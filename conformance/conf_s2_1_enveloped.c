@@ -47,6 +47,35 @@ static void official_decipher(conf_ctx *c, uint8_t kr)
 	UK_CHECK(memcmp(c->h.resp, "encryption standard", 19) == 0);
 }
 
+/* The [sm2-sign] vector through the card: the same official key signs the official e (GM/T
+ * 0003.5 A.2, ID 1234567812345678, M = "message digest") with the card's own random k, so r
+ * and s differ from the vector's; the signature verifies with OpenSSL against the official
+ * public key over the message, and the official (r, s) verifies over the official e too. */
+static void official_sign(conf_ctx *c, uint8_t kr, const uint8_t pub[65])
+{
+	uint8_t e[32], msg[32], x[32], y[32], r[32], sv[32], vpub[65], sig[64], off[64];
+	size_t lm;
+
+	UK_CHECK_EQ(vec("sm2-sign", "e", e, 32), 32);
+	UK_CHECK_EQ(vec("sm2-sign", "x", x, 32), 32);
+	UK_CHECK_EQ(vec("sm2-sign", "y", y, 32), 32);
+	UK_CHECK_EQ(vec("sm2-sign", "r", r, 32), 32);
+	UK_CHECK_EQ(vec("sm2-sign", "s", sv, 32), 32);
+	lm = vec("sm2-sign", "msg", msg, sizeof(msg));
+	vpub[0] = 0x04;
+	memcpy(vpub + 1, x, 32);
+	memcpy(vpub + 33, y, 32);
+	UK_CHECK_MEM(vpub, pub, 65);            /* the same key in both sections */
+	UK_CHECK_EQ(ukt_host_sign(&c->h, kr, e, sig), 0x9000);
+	UK_CHECK(conf_sm2_verify_msg(vpub, msg, lm, sig));
+	memcpy(off, r, 32);
+	memcpy(off + 32, sv, 32);
+	UK_CHECK(conf_sm2_verify_msg(vpub, msg, lm, off));
+	UK_CHECK(memcmp(sig, off, 64) != 0);    /* the card's k is its own */
+	conf_say(c, "the official key signs the official e = SM3(Z||\"message digest\") on the "
+	         "card; OpenSSL verifies it (and the official r, s) with the official public key");
+}
+
 static void refusals(conf_ctx *c, uint8_t kr, const uint8_t sign[65], const uint8_t d[32],
                      const uint8_t pub[65])
 {
@@ -144,6 +173,7 @@ int main(int argc, char **argv)
 	conf_start(&c, 1);
 	official_decipher(&c, (uint8_t)(kr + 1));
 	conf_say(&c, "after a power cycle it still does (sealed at rest)");
+	official_sign(&c, (uint8_t)(kr + 1), pub);
 	session_keys(&c, (uint8_t)(kr + 1), pub);
 	uk_buf_free(&blob);
 	conf_close(&c);
