@@ -22,12 +22,16 @@
 #include <p11-kit/pkcs11.h>
 
 #include "ukey-pkcs11.h"
+#include "ukey-pkcs11-3.h"
 #include "uk_buf.h"
 #include "uk_crypto.h"
 #include "uk_sm.h"
 
 #define UKM_MAX_CONTAINERS 16
 #define UKM_ALG_SM2 0x01            /* algorithm id of the APDU profile (GET DATA 02 tag 80) */
+#define UKM_ALG_P256 0x02           /* ECDSA P-256 */
+#define UKM_ALG_RSA 0x03            /* RSA-2048, e = 65537 */
+#define UKM_RSA_LEN 256             /* RSA-2048 modulus and signature bytes */
 #define UKM_NAME_MAX 64
 #define UKM_PIN_MIN 8
 #define UKM_PIN_MAX 12
@@ -50,7 +54,9 @@ typedef struct ukm_pin_status {
 typedef struct ukm_keypair {
 	int present;
 	uint8_t alg;
-	uint8_t point[UK_SM2_POINT_LEN];
+	uint8_t point[UK_SM2_POINT_LEN];        /* SM2, P-256: 04 || X || Y */
+	uint8_t n[UKM_RSA_LEN];                 /* RSA: modulus, big endian */
+	uint8_t e[4];                           /* RSA: public exponent, right-aligned */
 } ukm_keypair;
 
 typedef struct ukm_container {
@@ -59,7 +65,20 @@ typedef struct ukm_container {
 	char name[UKM_NAME_MAX + 1];
 	size_t name_len;
 	ukm_keypair pair[2];            /* 0 signing, 1 encryption (docs/apdu.md KR usage) */
+	uint16_t cert_len[2];           /* GET DATA 02 tags 86/87: certificate C0 KR, 0 none */
 } ukm_container;
+
+/* A data file D0 nn of GET DATA 01 03 (docs/apdu.md "Files"). */
+#define UKM_MAX_DATA_FILES 32
+#define UKM_DATA_NAME_MAX 32
+#define UKM_DATA_MAX 65536u
+#define UKM_CERT_MAX 4096u
+typedef struct ukm_data_file {
+	int present;
+	char name[UKM_DATA_NAME_MAX + 1];
+	size_t name_len;
+	uint32_t size, length;
+} ukm_data_file;
 
 typedef struct ukm_card_cache {
 	int have_info, have_pins, have_containers;
@@ -70,8 +89,15 @@ typedef struct ukm_card_cache {
 	uint8_t zone;
 	uint8_t fw_major, fw_minor;
 	uint32_t free_space;
+	uint8_t features;               /* GET DATA 00 tag 89: bit 0 button, bit 1 pinpad */
 	ukm_pin_status user, so;
 	ukm_container cont[UKM_MAX_CONTAINERS];
+	/* files (ukm_cert.c, ukm_data.c): the data file list, certificate bodies read lazily
+	 * (heap, freed by ukm_card_files_forget; valid while cert_body_len = cert_len) */
+	int have_files;
+	ukm_data_file data[UKM_MAX_DATA_FILES];
+	uint8_t *cert_body[2 * UKM_MAX_CONTAINERS];
+	size_t cert_body_len[2 * UKM_MAX_CONTAINERS];
 } ukm_card_cache;
 
 enum ukm_login { UKM_LOGIN_NONE = 0, UKM_LOGIN_USER, UKM_LOGIN_SO };
@@ -108,6 +134,15 @@ size_t ukm_slot_count(void);
 ukm_slot *ukm_slot_at(size_t i);
 SCARDCONTEXT ukm_pcsc_context(void);
 void ukm_pcsc_release(int talk_to_pcscd);      /* C_Finalize (1) / forked child (0) */
+/* C_WaitForSlotEvent's blocking step, called WITHOUT the library lock: waits (at most
+ * about a second) on a PC/SC context of its own for a reader or card change. CKR_OK to
+ * re-check the slots, CKR_CRYPTOKI_NOT_INITIALIZED once C_Finalize cancelled it. */
+CK_RV ukm_pcsc_wait(void);
+void ukm_pcsc_cancel_waits(void);           /* C_Finalize: SCardCancel every wait */
+void ukm_pcsc_events_baseline(void);        /* C_Initialize: present slots are no event */
+/* After a failed SCardTransmit: 1 when pcscd reports the card gone within ms (the link of
+ * a pulled key drops before pcscd's reader state follows). */
+int ukm_pcsc_card_gone(ukm_slot *s, unsigned ms);
 
 /* ---- card (ukm_card.c) ---- */
 
@@ -143,6 +178,11 @@ CK_RV ukm_card_load_containers(ukm_slot *s);
 int ukm_parse_devinfo(const uint8_t *p, size_t n, ukm_card_cache *c);
 int ukm_parse_pins(const uint8_t *p, size_t n, ukm_card_cache *c);
 int ukm_parse_containers(const uint8_t *p, size_t n, ukm_card_cache *c);
+/* Files (docs/apdu.md "Files"): GET DATA 01 03, SELECT by file identifier + READ BINARY. */
+int ukm_parse_files(const uint8_t *p, size_t n, ukm_card_cache *c);
+CK_RV ukm_card_load_files(ukm_slot *s);
+CK_RV ukm_card_read_file(ukm_slot *s, uint16_t fid, uint8_t *out, size_t len);
+void ukm_card_files_forget(ukm_card_cache *c);
 
 /* ---- secure session and secured commands (ukm_secure.c) ---- */
 
@@ -150,6 +190,12 @@ CK_RV ukm_secure_open(ukm_slot *s);
 void ukm_secure_drop(ukm_slot *s);          /* forget keys, login state becomes NONE */
 CK_RV ukm_secure_verify(ukm_slot *s, uint8_t p2, const uint8_t *pin, size_t pin_len);
 CK_RV ukm_secure_logout(ukm_slot *s, uint8_t p2);
+/* VERIFY with the pinpad (84 20 00 81): the holder types the user PIN on the key. */
+CK_RV ukm_secure_verify_pinpad(ukm_slot *s);
+/* CHANGE REFERENCE DATA (04 24 00 P2) and RESET RETRY COUNTER (04 2C 02 81). */
+CK_RV ukm_secure_change_pin(ukm_slot *s, uint8_t p2, const uint8_t *old, size_t old_len,
+                            const uint8_t *pin, size_t pin_len);
+CK_RV ukm_secure_reset_pin(ukm_slot *s, const uint8_t *pin, size_t pin_len);
 CK_RV ukm_secure_create_container(ukm_slot *s, const char *name, size_t len, uint8_t *index);
 CK_RV ukm_secure_generate(ukm_slot *s, uint8_t kr, uint8_t alg,
                           uint8_t point[UK_SM2_POINT_LEN]);
@@ -166,7 +212,13 @@ typedef struct ukm_object {
 	int usage;
 	const ukm_container *cont;
 	const uint8_t *point;
+	const ukm_keypair *kp;          /* key objects: the pair (algorithm, public key) */
+	ukm_slot *slot;                 /* certificates and data objects: read lazily */
+	unsigned file;                  /* CKO_CERTIFICATE: KR; CKO_DATA: nn of D0 nn */
 } ukm_object;
+
+/* Handle kinds (bits 6-7 of a handle; 0 = key objects, ukm_object.c). */
+enum { UKM_KIND_KEY = 0, UKM_KIND_CERT = 1, UKM_KIND_DATA = 2 };
 
 CK_OBJECT_HANDLE ukm_object_handle(const ukm_slot *s, unsigned ci, int usage, int priv);
 /* Resolve a handle; private objects only when the user is logged in. */
@@ -180,20 +232,52 @@ CK_RV ukm_object_get_attributes(const ukm_object *o, CK_ATTRIBUTE_PTR t, CK_ULON
 CK_RV ukm_object_attr(const ukm_object *o, CK_ATTRIBUTE_TYPE type, uint8_t *buf, size_t cap,
                       size_t *len);
 
+/* ---- certificates (ukm_cert.c) and data objects (ukm_data.c) ---- */
+
+/* An attribute value: p points at n bytes (into the cache, small, or heap). */
+typedef struct ukm_val {
+	const uint8_t *p;
+	size_t n;
+	uint8_t small[64];
+	uint8_t *heap;
+} ukm_val;
+/* PKCS#11 3.0 §5.7.5 copy rules for one value (NULL buf: length only). */
+CK_RV ukm_val_copy(const ukm_val *v, uint8_t *buf, size_t cap, size_t *len);
+
+int ukm_cert_make(ukm_slot *s, unsigned kr, ukm_object *o);
+int ukm_data_make(ukm_slot *s, unsigned nn, ukm_object *o);
+CK_RV ukm_cert_attr(const ukm_object *o, CK_ATTRIBUTE_TYPE type, uint8_t *buf, size_t cap,
+                    size_t *len);
+CK_RV ukm_data_attr(const ukm_object *o, CK_ATTRIBUTE_TYPE type, uint8_t *buf, size_t cap,
+                    size_t *len);
+CK_RV ukm_cert_create(ukm_slot *s, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR h);
+CK_RV ukm_data_create(ukm_slot *s, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR h);
+CK_RV ukm_object_destroy(ukm_slot *s, const ukm_object *o);
+/* Secured file commands (CREATE FILE, UPDATE BINARY, DELETE FILE / CONTAINER). */
+CK_RV ukm_file_create(ukm_slot *s, uint16_t fid, uint32_t size, const char *name, size_t nlen);
+CK_RV ukm_file_write(ukm_slot *s, const uint8_t *p, size_t n);
+CK_RV ukm_file_delete(ukm_slot *s, uint16_t fid);
+CK_RV ukm_container_delete(ukm_slot *s, unsigned ci);
+
 /* ---- mechanisms and operations (ukm_mech.c) ---- */
 
+/* One operation of a session: sign, verify, encrypt, decrypt or digest (ukm_mech.c,
+ * ukm_crypt.c). */
 typedef struct ukm_sign_op {
 	int active;
 	int verify;                     /* 1 for a verify operation */
 	int multipart;                  /* Update was called */
 	CK_MECHANISM_TYPE mech;
+	const void *def;                /* the mechanism's row of ukm_mech.c */
 	CK_OBJECT_HANDLE key;
 	uint8_t kr;
-	uint8_t point[UK_SM2_POINT_LEN];
-	void *md;                       /* EVP_MD_CTX for CKM_UKEY_SM2_SM3 */
-	uint8_t e[UK_SM3_LEN];          /* collected input for CKM_UKEY_SM2 */
-	size_t e_len;
-	int e_overflow;
+	ukm_keypair kp;                 /* the key's public part */
+	CK_ULONG fmt;                   /* SM2 ciphertext format / RSA OAEP card mechanism */
+	void *md;                       /* EVP_MD_CTX of the hashing mechanisms */
+	uint8_t buf[UKM_RSA_LEN];       /* collected raw input; a decrypted plaintext kept */
+	size_t len;
+	int overflow;
+	int have_out;                   /* buf holds a result waiting for a larger buffer */
 } ukm_sign_op;
 
 CK_RV ukm_mech_list(CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count);
@@ -208,6 +292,33 @@ CK_RV ukm_sign_final(ukm_slot *s, ukm_sign_op *op, uint8_t *sig, CK_ULONG_PTR si
                      int *keep);
 CK_RV ukm_verify_final(ukm_sign_op *op, const uint8_t *sig, size_t sig_len);
 void ukm_sign_op_clear(ukm_sign_op *op);
+size_t ukm_sign_len(const ukm_sign_op *op);    /* signature bytes of the operation */
+/* Mechanism row checks shared by the operations (ukm_mech.c). */
+int ukm_mech_allows(CK_MECHANISM_TYPE type, CK_FLAGS need);
+CK_RV ukm_mech_key_ok(CK_MECHANISM_TYPE type, uint8_t alg);
+/* Allowed mechanisms of a key algorithm (CKA_ALLOWED_MECHANISMS); returns the count. */
+size_t ukm_mech_for_alg(uint8_t alg, CK_MECHANISM_TYPE *out, size_t cap);
+
+/* ---- encryption, decryption, digest, random, card PSO (ukm_crypt.c) ---- */
+
+/* The public key of a pair as an OpenSSL key (SM2, P-256 or RSA); NULL on failure. */
+EVP_PKEY *ukm_kp_pkey(const ukm_keypair *kp);
+/* One secured command (docs/apdu.md "Secure session"); the answer's data into out (cap),
+ * *out_len set. Maps the status word. */
+CK_RV ukm_secured(ukm_slot *s, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
+                  const uint8_t *payload, size_t n, int le, uint8_t *out, size_t cap,
+                  size_t *out_len);
+CK_RV ukm_crypt_init(ukm_slot *s, ukm_sign_op *op, int decrypt, CK_MECHANISM_PTR m,
+                     CK_OBJECT_HANDLE key);
+/* Single-part C_Encrypt / C_Decrypt with the §5.2 length convention (*keep as sign). */
+CK_RV ukm_crypt_run(ukm_slot *s, ukm_sign_op *op, const uint8_t *in, size_t n, uint8_t *out,
+                    CK_ULONG_PTR out_len, int *keep);
+CK_RV ukm_digest_init(ukm_sign_op *op, CK_MECHANISM_PTR m);
+CK_RV ukm_digest_update(ukm_sign_op *op, const uint8_t *p, size_t n);
+CK_RV ukm_digest_final(ukm_sign_op *op, uint8_t *out, CK_ULONG_PTR out_len, int *keep);
+size_t ukm_digest_len(const ukm_sign_op *op);
+/* C_GenerateRandom: GET CHALLENGE, 256 bytes per APDU. */
+CK_RV ukm_random(ukm_slot *s, uint8_t *out, size_t n);
 
 /* ---- key generation (ukm_keygen.c) ---- */
 
@@ -219,7 +330,8 @@ CK_RV ukm_keygen(ukm_slot *s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR pub, CK_ULONG
 
 typedef struct ukm_find_op {
 	int active;
-	CK_OBJECT_HANDLE found[2 * 2 * UKM_MAX_CONTAINERS];
+	CK_OBJECT_HANDLE found[2 * 2 * UKM_MAX_CONTAINERS + 2 * UKM_MAX_CONTAINERS +
+	                       UKM_MAX_DATA_FILES];
 	size_t n, pos;
 } ukm_find_op;
 
@@ -230,6 +342,7 @@ typedef struct ukm_session {
 	ukm_find_op find;
 	ukm_sign_op sign;
 	ukm_sign_op verify;
+	ukm_sign_op encrypt, decrypt, digest;   /* cleared with ukm_sign_op_clear too */
 	struct ukm_session *next;
 } ukm_session;
 
@@ -240,10 +353,60 @@ CK_RV ukm_session_get(CK_SESSION_HANDLE h, ukm_session **out, ukm_slot **slot);
 CK_RV ukm_session_close(CK_SESSION_HANDLE h);
 void ukm_session_close_slot(ukm_slot *s, int talk);
 void ukm_session_free_all(void);
+void ukm_session_reap(void);    /* free sessions closed during an earlier call */
 CK_STATE ukm_session_state(const ukm_session *ss, const ukm_slot *s);
 int ukm_session_ro_exists(const ukm_slot *s);
 CK_RV ukm_login(ukm_slot *s, CK_USER_TYPE type, const uint8_t *pin, size_t pin_len);
 CK_RV ukm_logout(ukm_slot *s);
+/* C_SetPIN / C_InitPIN rules of §5.5.8-9 for the session's state, then the card command. */
+CK_RV ukm_set_pin(ukm_slot *s, const ukm_session *ss, const uint8_t *old, size_t old_len,
+                  const uint8_t *pin, size_t pin_len);
+CK_RV ukm_init_pin(ukm_slot *s, const ukm_session *ss, const uint8_t *pin, size_t pin_len);
+
+/* ---- PKCS#11 3.0 entry points (not in p11-kit 0.24's header) ---- */
+
+CK_RV C_GetInterfaceList(CK_INTERFACE_PTR pInterfacesList, CK_ULONG_PTR pulCount);
+CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVersion,
+                     CK_INTERFACE_PTR_PTR ppInterface, CK_FLAGS flags);
+CK_RV C_LoginUser(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin,
+                  CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pUsername, CK_ULONG ulUsernameLen);
+CK_RV C_SessionCancel(CK_SESSION_HANDLE hSession, CK_FLAGS flags);
+CK_RV C_MessageEncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k);
+CK_RV C_EncryptMessage(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_len,
+                       CK_BYTE_PTR aad, CK_ULONG aad_len, CK_BYTE_PTR in, CK_ULONG in_len,
+                       CK_BYTE_PTR out, CK_ULONG_PTR out_len);
+CK_RV C_EncryptMessageBegin(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_len,
+                            CK_BYTE_PTR aad, CK_ULONG aad_len);
+CK_RV C_EncryptMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_len,
+                           CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+                           CK_ULONG_PTR out_len, CK_FLAGS flags);
+CK_RV C_MessageEncryptFinal(CK_SESSION_HANDLE h);
+CK_RV C_MessageDecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k);
+CK_RV C_DecryptMessage(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_len,
+                       CK_BYTE_PTR aad, CK_ULONG aad_len, CK_BYTE_PTR in, CK_ULONG in_len,
+                       CK_BYTE_PTR out, CK_ULONG_PTR out_len);
+CK_RV C_DecryptMessageBegin(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_len,
+                            CK_BYTE_PTR aad, CK_ULONG aad_len);
+CK_RV C_DecryptMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_len,
+                           CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+                           CK_ULONG_PTR out_len, CK_FLAGS flags);
+CK_RV C_MessageDecryptFinal(CK_SESSION_HANDLE h);
+CK_RV C_MessageSignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k);
+CK_RV C_SignMessage(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_len,
+                    CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len);
+CK_RV C_SignMessageBegin(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_len);
+CK_RV C_SignMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_len,
+                        CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig,
+                        CK_ULONG_PTR sig_len);
+CK_RV C_MessageSignFinal(CK_SESSION_HANDLE h);
+CK_RV C_MessageVerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k);
+CK_RV C_VerifyMessage(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_len,
+                      CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig, CK_ULONG sig_len);
+CK_RV C_VerifyMessageBegin(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_len);
+CK_RV C_VerifyMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_len,
+                          CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig,
+                          CK_ULONG sig_len);
+CK_RV C_MessageVerifyFinal(CK_SESSION_HANDLE h);
 
 /* ---- helpers ---- */
 

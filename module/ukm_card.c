@@ -3,6 +3,7 @@
  *
  * The cache lives as long as the card stays in the reader (same pcsc-lite event counter);
  * the module's own writes and failed logins refresh the parts they change. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "uk_apdu.h"
@@ -160,6 +161,7 @@ void ukm_card_forget(ukm_slot *s, int talk)
 	s->connected = 0;
 	s->selected = 0;
 	ukm_secure_drop(s);
+	ukm_card_files_forget(&s->cache);
 	uk_wipe(&s->cache, sizeof(s->cache));
 }
 
@@ -203,7 +205,8 @@ CK_RV ukm_card_transmit(ukm_slot *s, const uint8_t *apdu, size_t len, int secure
 				return CKR_USER_NOT_LOGGED_IN;
 			continue;
 		}
-		if (rc == SCARD_W_REMOVED_CARD || rc == SCARD_E_NO_SMARTCARD) {
+		if (rc == SCARD_W_REMOVED_CARD || rc == SCARD_E_NO_SMARTCARD ||
+		    ukm_pcsc_card_gone(s, 700)) {
 			ukm_session_close_slot(s, 0);
 			ukm_card_forget(s, 1);
 			s->card_present = 0;
@@ -270,6 +273,8 @@ int ukm_parse_devinfo(const uint8_t *p, size_t n, ukm_card_cache *c)
 			c->fw_minor = t.value[1];
 		} else if (t.tag == 0x86 && t.len == 4)
 			c->free_space = uk_get_u32(t.value);
+		else if (t.tag == 0x89 && t.len == 1)
+			c->features = t.value[0];   /* bit 1 pinpad: protected auth path */
 	}
 	if (r < 0 || c->serial[0] == '\0')
 		return -1;
@@ -294,23 +299,59 @@ int ukm_parse_pins(const uint8_t *p, size_t n, ukm_card_cache *c)
 	return 0;
 }
 
-/* A4/A5 { 80 01 <alg>, 7F49 { 86 <point> } }. Only SM2 pairs (alg 01) are exposed for now;
- * a pair of another algorithm (P-256, RSA: 7F49 { 81 n, 82 e }) is left out, not an error. */
+/* A4/A5 { 80 01 <alg>, 7F49 {...} } (docs/apdu.md GET DATA 02 and the public-key template,
+ * ISO 7816-8 §5.1 table 3): SM2 and P-256 7F49 { 86 <04||X||Y> }, RSA-2048
+ * 7F49 { 81 <n, 256 bytes>, 82 <e> }. A pair of an algorithm this module does not know is
+ * left out, not an error (a newer card may offer more). */
+static int ukm_parse_rsa(const uk_tlv *pk, ukm_keypair *kp)
+{
+	uk_tlv n, e;
+
+	if (uk_tlv_find(pk->value, pk->len, 0x81, &n) != 1 || n.len != UKM_RSA_LEN ||
+	    !(n.value[0] & 0x80) ||
+	    uk_tlv_find(pk->value, pk->len, 0x82, &e) != 1 || e.len == 0 || e.len > sizeof(kp->e))
+		return -1;
+	memcpy(kp->n, n.value, UKM_RSA_LEN);
+	memset(kp->e, 0, sizeof(kp->e));
+	memcpy(kp->e + sizeof(kp->e) - e.len, e.value, e.len);
+	return 0;
+}
+
 static int ukm_parse_keypair(const uk_tlv *t, ukm_keypair *kp)
 {
 	uk_tlv alg, pk, pt;
 
 	if (uk_tlv_find(t->value, t->len, 0x80, &alg) != 1 || alg.len != 1)
 		return -1;
-	if (alg.value[0] != UKM_ALG_SM2)
+	if (alg.value[0] != UKM_ALG_SM2 && alg.value[0] != UKM_ALG_P256 &&
+	    alg.value[0] != UKM_ALG_RSA)
 		return 0;
-	if (uk_tlv_find(t->value, t->len, 0x7F49, &pk) != 1 ||
-	    uk_tlv_find(pk.value, pk.len, 0x86, &pt) != 1 || pt.len != UK_SM2_POINT_LEN)
+	if (uk_tlv_find(t->value, t->len, 0x7F49, &pk) != 1)
 		return -1;
+	if (alg.value[0] == UKM_ALG_RSA) {
+		if (ukm_parse_rsa(&pk, kp) != 0)
+			return -1;
+	} else if (uk_tlv_find(pk.value, pk.len, 0x86, &pt) != 1 ||
+	           pt.len != UK_SM2_POINT_LEN || pt.value[0] != 0x04) {
+		return -1;
+	} else {
+		memcpy(kp->point, pt.value, UK_SM2_POINT_LEN);
+	}
 	kp->present = 1;
 	kp->alg = alg.value[0];
-	memcpy(kp->point, pt.value, UK_SM2_POINT_LEN);
 	return 0;
+}
+
+/* Tags 86/87: the lengths of the certificates C0 KR (docs/apdu.md GET DATA 02); absent or
+ * malformed: no certificate. */
+static void ukm_parse_cert_lens(const uk_tlv *a0, ukm_container *ct)
+{
+	uk_tlv t;
+	int u;
+
+	for (u = 0; u < 2; u++)
+		if (uk_tlv_find(a0->value, a0->len, 0x86u + (unsigned)u, &t) == 1 && t.len == 2)
+			ct->cert_len[u] = uk_get_u16(t.value);
 }
 
 static int ukm_parse_container(const uk_tlv *a0, ukm_card_cache *c)
@@ -328,13 +369,13 @@ static int ukm_parse_container(const uk_tlv *a0, ukm_card_cache *c)
 	tmp.index = idx.value[0];
 	memcpy(tmp.name, name.value, name.len);
 	tmp.name_len = name.len;
-	/* Only SM2 pairs are exposed by this milestone; other algorithms stay hidden. */
 	if (uk_tlv_find(a0->value, a0->len, 0xA4, &kp) == 1 &&
 	    ukm_parse_keypair(&kp, &tmp.pair[0]) != 0)
 		return -1;
 	if (uk_tlv_find(a0->value, a0->len, 0xA5, &kp) == 1 &&
 	    ukm_parse_keypair(&kp, &tmp.pair[1]) != 0)
 		return -1;
+	ukm_parse_cert_lens(a0, &tmp);
 	ct = &c->cont[tmp.index];
 	*ct = tmp;
 	return 0;
@@ -364,7 +405,7 @@ static CK_RV ukm_card_get_data(ukm_slot *s, uint8_t p2,
 	static ukm_rapdu r;             /* 64 KiB; the library lock serialises its use */
 	CK_RV rv;
 
-	rv = ukm_card_command(s, 0x00, 0xCA, 0x01, p2, NULL, 0, p2 == 0x02 ? 65536 : 256, &r);
+	rv = ukm_card_command(s, 0x00, 0xCA, 0x01, p2, NULL, 0, p2 >= 0x02 ? 65536 : 256, &r);
 	if (rv != CKR_OK)
 		goto out;
 	if (r.sw != UK_SW_OK) {
@@ -399,5 +440,144 @@ CK_RV ukm_card_load(ukm_slot *s)
 	if (rv == CKR_OK && !s->cache.have_containers)
 		rv = ukm_card_load_containers(s);
 	ukm_card_idle(s);
+	return rv;
+}
+
+/* ---- files: certificates C0 KR and data files D0 nn (docs/apdu.md "Files") ---- */
+
+static ukm_rapdu ukm_file_resp;         /* 64 KiB; the library lock serialises its use */
+#define UKM_SW_EOF_REACHED 0x6282   /* ISO 7816-4 §5.6: end of file before Ne bytes */
+
+/* A1 { 83 02 <fid>, 84 <name>, 80 04 <size>, 81 04 <length> } of GET DATA 01 03. */
+static int ukm_parse_data_file(const uk_tlv *a1, ukm_card_cache *c)
+{
+	uk_tlv fid, name, size, len;
+	ukm_data_file *f;
+
+	if (uk_tlv_find(a1->value, a1->len, 0x83, &fid) != 1 || fid.len != 2 ||
+	    fid.value[0] != 0xD0 || fid.value[1] >= UKM_MAX_DATA_FILES ||
+	    uk_tlv_find(a1->value, a1->len, 0x84, &name) != 1 || name.len == 0 ||
+	    name.len > UKM_DATA_NAME_MAX ||
+	    uk_tlv_find(a1->value, a1->len, 0x80, &size) != 1 || size.len != 4 ||
+	    uk_tlv_find(a1->value, a1->len, 0x81, &len) != 1 || len.len != 4)
+		return -1;
+	f = &c->data[fid.value[1]];
+	f->present = 1;
+	memcpy(f->name, name.value, name.len);
+	f->name[name.len] = '\0';
+	f->name_len = name.len;
+	f->size = uk_get_u32(size.value);
+	f->length = uk_get_u32(len.value);
+	if (f->length > f->size || f->size > UKM_DATA_MAX)
+		return -1;
+	return 0;
+}
+
+int ukm_parse_files(const uint8_t *p, size_t n, ukm_card_cache *c)
+{
+	const uint8_t *end = p + n;
+	uk_tlv t;
+	int r;
+
+	memset(c->data, 0, sizeof(c->data));
+	while ((r = uk_tlv_next(&p, end, &t)) == 1)
+		if (t.tag == 0xA1 && ukm_parse_data_file(&t, c) != 0)
+			return -1;
+	if (r < 0)
+		return -1;
+	c->have_files = 1;
+	return 0;
+}
+
+CK_RV ukm_card_load_files(ukm_slot *s)
+{
+	return ukm_card_get_data(s, 0x03, ukm_parse_files);
+}
+
+void ukm_card_files_forget(ukm_card_cache *c)
+{
+	size_t i;
+
+	for (i = 0; i < 2 * UKM_MAX_CONTAINERS; i++) {
+		free(c->cert_body[i]);
+		c->cert_body[i] = NULL;
+		c->cert_body_len[i] = 0;
+	}
+	c->have_files = 0;
+}
+
+/* ISO 7816-4 §11.1.1 SELECT by file identifier, P1 02 P2 0C (no response data). */
+static CK_RV ukm_card_select_file(ukm_slot *s, uint16_t fid, ukm_rapdu *r)
+{
+	const uint8_t id[2] = { (uint8_t)(fid >> 8), (uint8_t)fid };
+	CK_RV rv;
+
+	rv = ukm_card_command(s, 0x00, 0xA4, 0x02, 0x0C, id, sizeof(id), 0, r);
+	if (rv == CKR_OK && r->sw != UK_SW_OK)
+		rv = r->sw == UK_SW_NOT_FOUND ? CKR_OBJECT_HANDLE_INVALID : ukm_sw_to_rv(r->sw);
+	return rv;
+}
+
+/* ISO 7816-4 §11.2.3 READ BINARY with an extended Le "as many as available": B0 with the
+ * offset in P1 P2 up to 32,767, B1 with an offset object 54 beyond (answer in 53). */
+static CK_RV ukm_card_read_at(ukm_slot *s, size_t off, ukm_rapdu *r, uk_tlv *got)
+{
+	const uint8_t b1[5] = { 0x54, 0x03, (uint8_t)(off >> 16), (uint8_t)(off >> 8),
+		                (uint8_t)off };
+	CK_RV rv;
+
+	if (off <= 0x7FFF)
+		rv = ukm_card_command(s, 0x00, 0xB0, (uint8_t)(off >> 8), (uint8_t)off, NULL, 0,
+		                      65536, r);
+	else
+		rv = ukm_card_command(s, 0x00, 0xB1, 0x00, 0x00, b1, sizeof(b1), 65536, r);
+	if (rv != CKR_OK)
+		return rv;
+	if (r->sw != UK_SW_OK && r->sw != UKM_SW_EOF_REACHED)
+		return ukm_sw_to_rv(r->sw);
+	got->value = r->data;
+	got->len = r->len;
+	if (off > 0x7FFF && uk_tlv_find(r->data, r->len, 0x53, got) != 1)
+		return CKR_DEVICE_ERROR;
+	return CKR_OK;
+}
+
+static CK_RV ukm_card_read_locked(ukm_slot *s, uint16_t fid, uint8_t *out, size_t len)
+{
+	ukm_rapdu *r = &ukm_file_resp;
+	size_t off = 0;
+	uk_tlv got;
+	CK_RV rv;
+
+	if ((rv = ukm_card_select_file(s, fid, r)) != CKR_OK)
+		goto out;
+	while (off < len) {
+		if ((rv = ukm_card_read_at(s, off, r, &got)) != CKR_OK)
+			goto out;
+		if (got.len == 0 || got.len > len - off) {
+			rv = CKR_DEVICE_ERROR;      /* the file is not the length the list said */
+			goto out;
+		}
+		memcpy(out + off, got.value, got.len);
+		off += got.len;
+	}
+out:
+	ukm_rapdu_wipe(r);
+	return rv;
+}
+
+/* SELECT and READ BINARY inside one PC/SC transaction: the current file is the card's,
+ * shared by every client, so another process must not select between the two. */
+CK_RV ukm_card_read_file(ukm_slot *s, uint16_t fid, uint8_t *out, size_t len)
+{
+	CK_RV rv;
+
+	if ((rv = ukm_card_open(s)) != CKR_OK)
+		return rv;
+	if (SCardBeginTransaction(s->card) != SCARD_S_SUCCESS)
+		return CKR_DEVICE_ERROR;
+	rv = ukm_card_read_locked(s, fid, out, len);
+	if (s->connected)
+		SCardEndTransaction(s->card, SCARD_LEAVE_CARD);
 	return rv;
 }

@@ -1,9 +1,9 @@
 /* ukey module: cryptographic entry points (PKCS#11 2.40 §5.8-§5.13).
  *
- * Signing (§5.11) and verification (§5.12) with CKM_UKEY_SM2 / CKM_UKEY_SM2_SM3 are
- * implemented; encryption, decryption, digesting and the dual functions have no mechanism
- * in this milestone: their Init answers CKR_MECHANISM_INVALID and the continuation
- * functions CKR_OPERATION_NOT_INITIALIZED, which is what the spec says for that state. */
+ * Signing (§5.11) and decryption (§5.9) run on the card, one secured APDU each;
+ * verification (§5.12), encryption (§5.8) and digests (§5.10) run in the module with
+ * OpenSSL. The mechanisms are those of ukm_mech.c. The dual functions (§5.13) need two
+ * multi-part operations of which no encryption or decryption mechanism here is one. */
 #include "ukm.h"
 
 /* Lock and resolve a session; unlocks on failure. */
@@ -28,19 +28,90 @@ static CK_RV ukm_no_op(CK_SESSION_HANDLE h)
 	return ukm_entry_session_only(h, CKR_OPERATION_NOT_INITIALIZED);
 }
 
-/* §5.8.1 C_EncryptInit. */
+/* ---- encryption (§5.8) and decryption (§5.9): single-part mechanisms only ---- */
+
+static CK_RV ukm_crypt_entry_init(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key,
+                                  int decrypt)
+{
+	ukm_session *ss;
+	ukm_sign_op *op;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(h, &ss, &s)) != CKR_OK)
+		return rv;
+	op = decrypt ? &ss->decrypt : &ss->encrypt;
+	if (m == NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	else if (op->active)
+		rv = CKR_OPERATION_ACTIVE;
+	else if ((rv = ukm_card_load(s)) == CKR_OK)
+		rv = ukm_crypt_init(s, op, decrypt, m, key);
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* C_Encrypt / C_Decrypt: a length query or a short buffer keeps the operation (§5.2). */
+static CK_RV ukm_crypt_entry(CK_SESSION_HANDLE h, const uint8_t *in, CK_ULONG n, uint8_t *out,
+                             CK_ULONG_PTR out_len, int decrypt)
+{
+	ukm_session *ss;
+	ukm_sign_op *op;
+	ukm_slot *s;
+	int keep = 0;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(h, &ss, &s)) != CKR_OK)
+		return rv;
+	op = decrypt ? &ss->decrypt : &ss->encrypt;
+	if (!op->active) {
+		rv = CKR_OPERATION_NOT_INITIALIZED;
+		goto out;
+	}
+	if (out_len == NULL || (in == NULL && n > 0))
+		rv = CKR_ARGUMENTS_BAD;
+	else
+		rv = ukm_crypt_run(s, op, in, n, out, out_len, &keep);
+	if (!keep)
+		ukm_sign_op_clear(op);
+out:
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* Update/Final of a single-part mechanism (RSA, SM2: PKCS#11 3.0 mechanisms §2.1 table 4
+ * and the ukey profile): none is multi-part, so an active operation ends here. */
+static CK_RV ukm_crypt_no_multipart(CK_SESSION_HANDLE h, int decrypt)
+{
+	ukm_session *ss;
+	ukm_sign_op *op;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(h, &ss, &s)) != CKR_OK)
+		return rv;
+	op = decrypt ? &ss->decrypt : &ss->encrypt;
+	if (!op->active) {
+		rv = CKR_OPERATION_NOT_INITIALIZED;
+	} else {
+		ukm_sign_op_clear(op);
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+	}
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* §5.8.1 C_EncryptInit: in the module, with the public key (no APDU). */
 CK_RV C_EncryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
 {
-	(void)hKey;
-	return ukm_no_mech_init(hSession, pMechanism);
+	return ukm_crypt_entry_init(hSession, pMechanism, hKey, 0);
 }
 
 /* §5.8.2 C_Encrypt. */
 CK_RV C_Encrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
                 CK_BYTE_PTR pEncryptedData, CK_ULONG_PTR pulEncryptedDataLen)
 {
-	(void)pData, (void)ulDataLen, (void)pEncryptedData, (void)pulEncryptedDataLen;
-	return ukm_no_op(hSession);
+	return ukm_crypt_entry(hSession, pData, ulDataLen, pEncryptedData, pulEncryptedDataLen, 0);
 }
 
 /* §5.8.3 C_EncryptUpdate. */
@@ -48,7 +119,7 @@ CK_RV C_EncryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ul
                       CK_BYTE_PTR pEncryptedPart, CK_ULONG_PTR pulEncryptedPartLen)
 {
 	(void)pPart, (void)ulPartLen, (void)pEncryptedPart, (void)pulEncryptedPartLen;
-	return ukm_no_op(hSession);
+	return ukm_crypt_no_multipart(hSession, 0);
 }
 
 /* §5.8.4 C_EncryptFinal. */
@@ -56,22 +127,20 @@ CK_RV C_EncryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastEncryptedPart,
                      CK_ULONG_PTR pulLastEncryptedPartLen)
 {
 	(void)pLastEncryptedPart, (void)pulLastEncryptedPartLen;
-	return ukm_no_op(hSession);
+	return ukm_crypt_no_multipart(hSession, 0);
 }
 
-/* §5.9.1 C_DecryptInit. */
+/* §5.9.1 C_DecryptInit: the card decrypts (PSO: DECIPHER, one secured APDU). */
 CK_RV C_DecryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
 {
-	(void)hKey;
-	return ukm_no_mech_init(hSession, pMechanism);
+	return ukm_crypt_entry_init(hSession, pMechanism, hKey, 1);
 }
 
 /* §5.9.2 C_Decrypt. */
 CK_RV C_Decrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedData, CK_ULONG ulEncryptedDataLen,
                 CK_BYTE_PTR pData, CK_ULONG_PTR pulDataLen)
 {
-	(void)pEncryptedData, (void)ulEncryptedDataLen, (void)pData, (void)pulDataLen;
-	return ukm_no_op(hSession);
+	return ukm_crypt_entry(hSession, pEncryptedData, ulEncryptedDataLen, pData, pulDataLen, 1);
 }
 
 /* §5.9.3 C_DecryptUpdate. */
@@ -79,49 +148,121 @@ CK_RV C_DecryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPart,
                       CK_ULONG ulEncryptedPartLen, CK_BYTE_PTR pPart, CK_ULONG_PTR pulPartLen)
 {
 	(void)pEncryptedPart, (void)ulEncryptedPartLen, (void)pPart, (void)pulPartLen;
-	return ukm_no_op(hSession);
+	return ukm_crypt_no_multipart(hSession, 1);
 }
 
 /* §5.9.4 C_DecryptFinal. */
 CK_RV C_DecryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastPart, CK_ULONG_PTR pulLastPartLen)
 {
 	(void)pLastPart, (void)pulLastPartLen;
-	return ukm_no_op(hSession);
+	return ukm_crypt_no_multipart(hSession, 1);
 }
 
-/* §5.10.1 C_DigestInit: CKM_UKEY_SM3 comes with a later milestone. */
+/* ---- digests (§5.10): on the host, no APDU ---- */
+
+/* §5.10.1 C_DigestInit: CKM_UKEY_SM3, CKM_SHA_1, CKM_SHA256/384/512. */
 CK_RV C_DigestInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism)
 {
-	return ukm_no_mech_init(hSession, pMechanism);
+	ukm_session *ss;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
+		return rv;
+	if (pMechanism == NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	else if (ss->digest.active)
+		rv = CKR_OPERATION_ACTIVE;
+	else
+		rv = ukm_digest_init(&ss->digest, pMechanism);
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* C_Digest (single) or C_DigestFinal; a length query neither consumes data nor ends it. */
+static CK_RV ukm_digest_finish(CK_SESSION_HANDLE h, const uint8_t *data, CK_ULONG n, int single,
+                               CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+	ukm_session *ss;
+	ukm_slot *s;
+	int keep = 0;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(h, &ss, &s)) != CKR_OK)
+		return rv;
+	if (!ss->digest.active) {
+		rv = CKR_OPERATION_NOT_INITIALIZED;
+		goto out;
+	}
+	if (out_len == NULL || (single && data == NULL && n > 0)) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto end;
+	}
+	if (single && ss->digest.multipart) {
+		rv = CKR_OPERATION_ACTIVE;
+		goto out;
+	}
+	if (single && out != NULL && *out_len >= ukm_digest_len(&ss->digest) &&
+	    (rv = ukm_digest_update(&ss->digest, data, n)) != CKR_OK)
+		goto end;
+	rv = ukm_digest_final(&ss->digest, out, out_len, &keep);
+	if (keep)
+		goto out;
+end:
+	ukm_sign_op_clear(&ss->digest);
+out:
+	ukm_lib_unlock();
+	return rv;
 }
 
 /* §5.10.2 C_Digest. */
 CK_RV C_Digest(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
                CK_BYTE_PTR pDigest, CK_ULONG_PTR pulDigestLen)
 {
-	(void)pData, (void)ulDataLen, (void)pDigest, (void)pulDigestLen;
-	return ukm_no_op(hSession);
+	return ukm_digest_finish(hSession, pData, ulDataLen, 1, pDigest, pulDigestLen);
 }
 
-/* §5.10.3 C_DigestUpdate. */
+/* §5.10.3 C_DigestUpdate; an error ends the operation. */
 CK_RV C_DigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
 {
-	(void)pPart, (void)ulPartLen;
-	return ukm_no_op(hSession);
+	ukm_session *ss;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
+		return rv;
+	if (!ss->digest.active)
+		rv = CKR_OPERATION_NOT_INITIALIZED;
+	else if (pPart == NULL && ulPartLen > 0)
+		rv = CKR_ARGUMENTS_BAD;
+	else
+		rv = ukm_digest_update(&ss->digest, pPart, ulPartLen);
+	if (rv != CKR_OK && rv != CKR_OPERATION_NOT_INITIALIZED)
+		ukm_sign_op_clear(&ss->digest);
+	ukm_lib_unlock();
+	return rv;
 }
 
-/* §5.10.4 C_DigestKey. */
+/* §5.10.4 C_DigestKey: the token's keys are private keys (sensitive) or public keys
+ * whose value is not a secret-key value: none can be digested. */
 CK_RV C_DigestKey(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hKey)
 {
+	ukm_session *ss;
+	ukm_slot *s;
+	CK_RV rv;
+
 	(void)hKey;
-	return ukm_no_op(hSession);
+	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
+		return rv;
+	rv = ss->digest.active ? CKR_KEY_INDIGESTIBLE : CKR_OPERATION_NOT_INITIALIZED;
+	ukm_lib_unlock();
+	return rv;
 }
 
 /* §5.10.5 C_DigestFinal. */
 CK_RV C_DigestFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pDigest, CK_ULONG_PTR pulDigestLen)
 {
-	(void)pDigest, (void)pulDigestLen;
-	return ukm_no_op(hSession);
+	return ukm_digest_finish(hSession, NULL, 0, 0, pDigest, pulDigestLen);
 }
 
 /* ---- signing (§5.11) and verification (§5.12) ---- */
@@ -193,7 +334,7 @@ static CK_RV ukm_sign_finish(CK_SESSION_HANDLE h, const uint8_t *data, CK_ULONG 
 		rv = CKR_OPERATION_ACTIVE;      /* C_Sign cannot finish a multi-part operation */
 		goto out;
 	}
-	if (single && sig != NULL && *sig_len >= UK_SM2_SIG_LEN &&
+	if (single && sig != NULL && *sig_len >= ukm_sign_len(&ss->sign) &&
 	    (rv = ukm_sign_update(&ss->sign, data, n)) != CKR_OK)
 		goto end;
 	rv = ukm_sign_final(s, &ss->sign, sig, sig_len, &keep);
@@ -349,4 +490,38 @@ CK_RV C_DecryptVerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPa
 {
 	(void)pEncryptedPart, (void)ulEncryptedPartLen, (void)pPart, (void)pulPartLen;
 	return ukm_no_op(hSession);
+}
+
+/* ---- random numbers (§5.15) ---- */
+
+/* §5.15.1 C_SeedRandom: the card's generator (OpenSSL's DRBG in ukey-emu, the chip's in a
+ * real key) takes no seed from the host. */
+CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen)
+{
+	ukm_session *ss;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
+		return rv;
+	rv = pSeed == NULL && ulSeedLen > 0 ? CKR_ARGUMENTS_BAD : CKR_RANDOM_SEED_NOT_SUPPORTED;
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* §5.15.2 C_GenerateRandom: GET CHALLENGE, 256 bytes per APDU (ISO 7816-4 §11.5.3). */
+CK_RV C_GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR RandomData, CK_ULONG ulRandomLen)
+{
+	ukm_session *ss;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
+		return rv;
+	if (RandomData == NULL && ulRandomLen > 0)
+		rv = CKR_ARGUMENTS_BAD;
+	else
+		rv = ukm_random(s, RandomData, ulRandomLen);
+	ukm_lib_unlock();
+	return rv;
 }

@@ -13,17 +13,57 @@ static CK_RV ukm_enter(CK_SESSION_HANDLE h, ukm_session **ss, ukm_slot **s)
 		return rv;
 	if ((rv = ukm_session_get(h, ss, s)) == CKR_OK)
 		rv = ukm_card_load(*s);
+	/* the data file list (GET DATA 01 03), cached like the containers */
+	if (rv == CKR_OK && !(*s)->cache.have_files) {
+		rv = ukm_card_load_files(*s);
+		ukm_card_idle(*s);
+	}
 	if (rv != CKR_OK)
 		ukm_lib_unlock();
 	return rv;
 }
 
-/* §5.7.1 C_CreateObject: certificates and imports come with a later milestone. */
+/* PKCS#11 3.0 §5.7.1 C_CreateObject: X.509 certificates (stored as the certificate of
+ * the key pair they certify) and data objects (data files); keys cannot be imported in
+ * clear (the card has no such instruction): CKR_ATTRIBUTE_VALUE_INVALID on CKA_CLASS. */
+static CK_RV ukm_create(ukm_slot *s, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR h)
+{
+	CK_ATTRIBUTE *cls = NULL;
+	CK_OBJECT_CLASS c;
+	CK_ULONG i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].type == CKA_CLASS)
+			cls = &t[i];
+	if (cls == NULL)
+		return CKR_TEMPLATE_INCOMPLETE;
+	if (cls->pValue == NULL || cls->ulValueLen != sizeof(c))
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	memcpy(&c, cls->pValue, sizeof(c));
+	if (c == CKO_CERTIFICATE)
+		return ukm_cert_create(s, t, n, h);
+	if (c == CKO_DATA)
+		return ukm_data_create(s, t, n, h);
+	return CKR_ATTRIBUTE_VALUE_INVALID;
+}
+
 CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
                      CK_OBJECT_HANDLE_PTR phObject)
 {
-	(void)pTemplate, (void)ulCount, (void)phObject;
-	return ukm_entry_session_only(hSession, CKR_FUNCTION_NOT_SUPPORTED);
+	ukm_session *ss;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
+		return rv;
+	if ((pTemplate == NULL && ulCount > 0) || phObject == NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	else if (!(ss->flags & CKF_RW_SESSION))
+		rv = CKR_SESSION_READ_ONLY;
+	else
+		rv = ukm_create(s, pTemplate, ulCount, phObject);
+	ukm_lib_unlock();
+	return rv;
 }
 
 /* §5.7.2 C_CopyObject: every object has CKA_COPYABLE FALSE. */
@@ -44,7 +84,8 @@ CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
 	return rv;
 }
 
-/* §5.7.3 C_DestroyObject: CKA_DESTROYABLE FALSE in this milestone (no DELETE yet). */
+/* PKCS#11 3.0 §5.7.3 C_DestroyObject: certificates and data objects with DELETE FILE; a
+ * key with DELETE CONTAINER when its pair is the container's only one (ukm_data.c). */
 CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
 {
 	ukm_session *ss;
@@ -54,8 +95,13 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
 
 	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
 		return rv;
-	if ((rv = ukm_object_find(s, hObject, &o)) == CKR_OK)
-		rv = CKR_ACTION_PROHIBITED;
+	if ((rv = ukm_object_find(s, hObject, &o)) != CKR_OK)
+		goto out;
+	if (!(ss->flags & CKF_RW_SESSION))
+		rv = CKR_SESSION_READ_ONLY;
+	else
+		rv = ukm_object_destroy(s, &o);
+out:
 	ukm_lib_unlock();
 	return rv;
 }
@@ -102,7 +148,9 @@ out:
 	return rv;
 }
 
-/* §5.7.6 C_SetAttributeValue: every object has CKA_MODIFIABLE FALSE. */
+/* PKCS#11 3.0 §5.7.6 C_SetAttributeValue: every object has CKA_MODIFIABLE FALSE, so
+ * CKR_ACTION_PROHIBITED: GM/T 0016 and the APDU profile have no instruction renaming a
+ * container or a file, which is all a label change could be. */
 CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
                           CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
 {
@@ -260,16 +308,4 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	                                                             CKR_MECHANISM_INVALID);
 }
 
-/* §5.15.1 C_SeedRandom: no CKF_RNG in this milestone (GET CHALLENGE is not in profile 1). */
-CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen)
-{
-	(void)pSeed, (void)ulSeedLen;
-	return ukm_entry_session_only(hSession, CKR_RANDOM_NO_RNG);
-}
-
-/* §5.15.2 C_GenerateRandom: no CKF_RNG in this milestone. */
-CK_RV C_GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR RandomData, CK_ULONG ulRandomLen)
-{
-	(void)RandomData, (void)ulRandomLen;
-	return ukm_entry_session_only(hSession, CKR_RANDOM_NO_RNG);
-}
+/* §5.15 C_SeedRandom and C_GenerateRandom: ukm_entry_crypto.c (GET CHALLENGE). */

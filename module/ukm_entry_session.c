@@ -1,4 +1,6 @@
-/* ukey module: session management entry points (PKCS#11 2.40 §5.6). */
+/* ukey module: session management entry points (PKCS#11 2.40 §5.6; 3.0 §5.6 for
+ * C_LoginUser and C_SessionCancel). */
+#include <stddef.h>
 #include <string.h>
 
 #include "ukm.h"
@@ -116,7 +118,9 @@ CK_RV C_SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationStat
 	return ukm_entry_session_only(hSession, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
-/* §5.6.7 C_Login: secure session (if none) + secured VERIFY: at most two APDUs. */
+/* §5.6.7 C_Login: secure session (if none) + secured VERIFY: at most two APDUs. A NULL
+ * pPin on a key with a pinpad (CKF_PROTECTED_AUTHENTICATION_PATH) sends the pinpad VERIFY
+ * and waits for the holder (bounded by the key: 20 s on ukey-emu). */
 CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin,
               CK_ULONG ulPinLen)
 {
@@ -128,11 +132,7 @@ CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR
 		return rv;
 	if ((rv = ukm_session_get(hSession, &ss, &s)) != CKR_OK)
 		goto out;
-	/* No protected authentication path: the PIN must be given. */
-	if (pPin == NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
+	/* pPin NULL: the protected authentication path where the key has a pinpad. */
 	rv = ukm_login(s, userType, pPin, ulPinLen);
 out:
 	ukm_lib_unlock();
@@ -150,6 +150,55 @@ CK_RV C_Logout(CK_SESSION_HANDLE hSession)
 		return rv;
 	if ((rv = ukm_session_get(hSession, &ss, &s)) == CKR_OK)
 		rv = ukm_logout(s);
+	ukm_lib_unlock();
+	return rv;
+}
+
+/* 3.0 §5.6.9 C_LoginUser: this token has one user and one SO; the username names nothing
+ * and is ignored, so C_LoginUser is C_Login (as for tokens without usernames). */
+CK_RV C_LoginUser(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin,
+                  CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pUsername, CK_ULONG ulUsernameLen)
+{
+	if (pUsername == NULL && ulUsernameLen != 0)
+		return ukm_entry_session_only(hSession, CKR_ARGUMENTS_BAD);
+	return C_Login(hSession, userType, pPin, ulPinLen);
+}
+
+#ifndef CKF_FIND_OBJECTS
+#define CKF_FIND_OBJECTS 0x00000040UL   /* 3.0 §5.6.6 C_SessionCancel flag */
+#endif
+
+/* 3.0 §5.6.6 C_SessionCancel: end the session's operations named by flags (the CKF_*
+ * mechanism flags; CKF_FIND_OBJECTS for a search). Nothing on the card is in progress
+ * between calls (every operation's APDU completes inside its call), so cancelling is
+ * forgetting the host-side state; flags naming no active operation are not an error. */
+CK_RV C_SessionCancel(CK_SESSION_HANDLE hSession, CK_FLAGS flags)
+{
+	const struct {
+		CK_FLAGS flag;
+		size_t off;
+	} ops[] = {
+		{ CKF_SIGN, offsetof(ukm_session, sign) },
+		{ CKF_VERIFY, offsetof(ukm_session, verify) },
+		{ CKF_ENCRYPT, offsetof(ukm_session, encrypt) },
+		{ CKF_DECRYPT, offsetof(ukm_session, decrypt) },
+		{ CKF_DIGEST, offsetof(ukm_session, digest) },
+	};
+	ukm_session *ss;
+	ukm_slot *s;
+	size_t i;
+	CK_RV rv;
+
+	if ((rv = ukm_lib_lock()) != CKR_OK)
+		return rv;
+	if ((rv = ukm_session_get(hSession, &ss, &s)) != CKR_OK)
+		goto out;
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (flags & ops[i].flag)
+			ukm_sign_op_clear((ukm_sign_op *)((char *)ss + ops[i].off));
+	if (flags & CKF_FIND_OBJECTS)
+		ss->find.active = 0;
+out:
 	ukm_lib_unlock();
 	return rv;
 }

@@ -107,7 +107,8 @@ static const struct {
 
 static CK_FLAGS ukm_token_flags(const ukm_card_cache *c)
 {
-	CK_FLAGS f = CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED;
+	/* CKF_RNG: C_GenerateRandom reads the card's generator (GET CHALLENGE). */
+	CK_FLAGS f = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED;
 	const ukm_pin_status *p;
 	size_t i;
 
@@ -139,6 +140,8 @@ static void ukm_token_info_fill(const ukm_slot *s, CK_TOKEN_INFO_PTR t)
 	ukm_pad(t->serialNumber, sizeof(t->serialNumber), slen > 16 ? c->serial + slen - 16 :
 	                                                               c->serial);
 	t->flags = ukm_token_flags(c);
+	if (c->features & 0x02)         /* GET DATA 00 tag 89 bit 1: a pinpad */
+		t->flags |= CKF_PROTECTED_AUTHENTICATION_PATH;
 	t->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
 	t->ulSessionCount = s->session_count;
 	t->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
@@ -199,20 +202,29 @@ static CK_RV ukm_wait_nonblocking_locked(CK_SLOT_ID_PTR pSlot)
 	return CKR_NO_EVENT;
 }
 
-/* §5.5.4 C_WaitForSlotEvent: CKF_DONT_BLOCK polls card events. Blocking waits are not
- * offered by this milestone (a library never blocks without a bound). */
+/* §5.5.4 C_WaitForSlotEvent: CKF_DONT_BLOCK polls; otherwise the wait runs unlocked on
+ * its own PC/SC context in bounded steps (ukm_pcsc_wait), re-checking the slots after each,
+ * until an event or C_Finalize (which cancels the wait: CKR_CRYPTOKI_NOT_INITIALIZED). */
 CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved)
 {
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
 		return rv;
-	if (pSlot == NULL || pReserved != NULL)
-		rv = CKR_ARGUMENTS_BAD;
-	else if (!(flags & CKF_DONT_BLOCK))
-		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	else
+	if (pSlot == NULL || pReserved != NULL) {
+		ukm_lib_unlock();
+		return CKR_ARGUMENTS_BAD;
+	}
+	for (;;) {
 		rv = ukm_wait_nonblocking_locked(pSlot);
+		if (rv != CKR_NO_EVENT || (flags & CKF_DONT_BLOCK))
+			break;
+		ukm_lib_unlock();
+		if ((rv = ukm_pcsc_wait()) != CKR_OK)
+			return rv;
+		if ((rv = ukm_lib_lock()) != CKR_OK)
+			return rv;
+	}
 	ukm_lib_unlock();
 	return rv;
 }
@@ -259,34 +271,55 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM
 	return rv;
 }
 
-/* §5.5.7 C_InitToken: the factory initialises ukey cards; not offered by this module
- * (CKR_FUNCTION_NOT_SUPPORTED is the spec's answer for an absent function). */
+/* §5.5.7 C_InitToken: would re-create the application (destroy every object, set the label,
+ * leave the user PIN uninitialised). The card has no instruction for that (docs/apdu.md),
+ * and the module does not fake it by deleting containers one by one: the user PIN and label
+ * would survive. CKR_FUNCTION_NOT_SUPPORTED, the stub answer §5.1.6 gives for a function
+ * the library does not support, is returned for a present ukey token. */
 CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen,
                   CK_UTF8CHAR_PTR pLabel)
 {
 	ukm_slot *s;
 	CK_RV rv;
 
-	(void)pPin, (void)ulPinLen, (void)pLabel;
+	(void)pPin, (void)ulPinLen;
 	if ((rv = ukm_lib_lock()) != CKR_OK)
 		return rv;
-	if ((rv = ukm_token_slot(slotID, &s)) == CKR_OK)
-		rv = CKR_FUNCTION_NOT_SUPPORTED;
+	if (pLabel == NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	else if ((rv = ukm_token_slot(slotID, &s)) == CKR_OK)
+		rv = s->session_count > 0 ? CKR_SESSION_EXISTS : CKR_FUNCTION_NOT_SUPPORTED;
 	ukm_lib_unlock();
 	return rv;
 }
 
-/* §5.5.8 C_InitPIN: a later milestone (RESET RETRY COUNTER). */
+/* §5.5.8 C_InitPIN: the SO sets the user PIN (RESET RETRY COUNTER: unblocks it, SPEC S0-B4). */
 CK_RV C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen)
 {
-	(void)pPin, (void)ulPinLen;
-	return ukm_entry_session_only(hSession, CKR_FUNCTION_NOT_SUPPORTED);
+	ukm_session *ss;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_lib_lock()) != CKR_OK)
+		return rv;
+	if ((rv = ukm_session_get(hSession, &ss, &s)) == CKR_OK)
+		rv = ukm_init_pin(s, ss, pPin, ulPinLen);
+	ukm_lib_unlock();
+	return rv;
 }
 
-/* §5.5.9 C_SetPIN: a later milestone (CHANGE REFERENCE DATA). */
+/* §5.5.9 C_SetPIN: CHANGE REFERENCE DATA of the PIN of the state (user or SO). */
 CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulOldLen,
                CK_UTF8CHAR_PTR pNewPin, CK_ULONG ulNewLen)
 {
-	(void)pOldPin, (void)ulOldLen, (void)pNewPin, (void)ulNewLen;
-	return ukm_entry_session_only(hSession, CKR_FUNCTION_NOT_SUPPORTED);
+	ukm_session *ss;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_lib_lock()) != CKR_OK)
+		return rv;
+	if ((rv = ukm_session_get(hSession, &ss, &s)) == CKR_OK)
+		rv = ukm_set_pin(s, ss, pOldPin, ulOldLen, pNewPin, ulNewLen);
+	ukm_lib_unlock();
+	return rv;
 }

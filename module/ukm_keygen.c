@@ -1,5 +1,6 @@
-/* ukey module: C_GenerateKeyPair with CKM_EC_KEY_PAIR_GEN on the SM2 curve (PKCS#11 2.40
- * §5.14.2; current mechanisms spec §2.3.5). The container is named by CKA_LABEL; CREATE CONTAINER
+/* ukey module: C_GenerateKeyPair (PKCS#11 2.40 §5.14.2) with CKM_EC_KEY_PAIR_GEN on the SM2
+ * curve or P-256 (mechanisms §2.3.5) and CKM_RSA_PKCS_KEY_PAIR_GEN for RSA-2048 with
+ * e = 65537 (mechanisms §2.1.4), the card's algorithms 01, 02, 03 (docs/apdu.md). The container is named by CKA_LABEL; CREATE CONTAINER
  * (if new) and GENERATE run in one PC/SC transaction so no other client interleaves.
  * Template attributes not listed in the table below are accepted and ignored (the
  * object's attributes are fixed by the policy table of ukm_object.c). */
@@ -8,8 +9,13 @@
 
 #include "ukm.h"
 
+static const uint8_t ukm_p256_oid[] = { 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07 };
+
 struct ukm_keygen_req {
 	int have_params;
+	uint8_t alg;                    /* from CKA_EC_PARAMS (EC) */
+	CK_ULONG bits;                  /* CKA_MODULUS_BITS (RSA); 0 absent */
+	int key_rsa, key_ec;            /* CKA_KEY_TYPE given */
 	const char *label;
 	size_t label_len;
 	int want_sign, want_enc, no_sign;
@@ -34,7 +40,8 @@ static int ukm_tmpl_ulong(const CK_ATTRIBUTE *a, CK_ULONG *v)
 	return 0;
 }
 
-/* CKA_EC_PARAMS: the SM2 namedCurve OID; another well-formed OID is an unsupported curve. */
+/* CKA_EC_PARAMS: the SM2 or P-256 namedCurve OID; another well-formed OID is an
+ * unsupported curve. */
 static CK_RV ukm_tmpl_params(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls, struct ukm_keygen_req *q)
 {
 	const uint8_t *v = a->pValue;
@@ -45,6 +52,13 @@ static CK_RV ukm_tmpl_params(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls, struct 
 	if (a->ulValueLen == UKEY_SM2_EC_PARAMS_LEN &&
 	    memcmp(v, UKEY_SM2_EC_PARAMS, UKEY_SM2_EC_PARAMS_LEN) == 0) {
 		q->have_params = 1;
+		q->alg = UKM_ALG_SM2;
+		return CKR_OK;
+	}
+	if (a->ulValueLen == sizeof(ukm_p256_oid) &&
+	    memcmp(v, ukm_p256_oid, sizeof(ukm_p256_oid)) == 0) {
+		q->have_params = 1;
+		q->alg = UKM_ALG_P256;
 		return CKR_OK;
 	}
 	if (v[0] == 0x06 && v[1] + 2u == a->ulValueLen)
@@ -80,10 +94,43 @@ static CK_RV ukm_tmpl_key_type(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls,
 {
 	CK_ULONG v;
 
-	(void)cls, (void)q;
+	(void)cls;
 	if (ukm_tmpl_ulong(a, &v) != 0)
 		return CKR_ATTRIBUTE_VALUE_INVALID;
-	return v == CKK_EC ? CKR_OK : CKR_TEMPLATE_INCONSISTENT;
+	if (v == CKK_EC)
+		q->key_ec = 1;
+	else if (v == CKK_RSA)
+		q->key_rsa = 1;
+	else
+		return CKR_TEMPLATE_INCONSISTENT;
+	return CKR_OK;
+}
+
+/* CKA_MODULUS_BITS: the card makes RSA-2048 only. */
+static CK_RV ukm_tmpl_bits(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls, struct ukm_keygen_req *q)
+{
+	(void)cls;
+	if (ukm_tmpl_ulong(a, &q->bits) != 0 || q->bits != UKM_RSA_LEN * 8)
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	return CKR_OK;
+}
+
+/* CKA_PUBLIC_EXPONENT: big endian, leading zeros allowed; the card uses 65537 only. */
+static CK_RV ukm_tmpl_exponent(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls,
+                               struct ukm_keygen_req *q)
+{
+	const uint8_t *v = a->pValue;
+	CK_ULONG i, e = 0;
+
+	(void)cls, (void)q;
+	if (v == NULL || a->ulValueLen == 0)
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	for (i = 0; i < a->ulValueLen; i++) {
+		if (e > 0xFFFFFF)
+			return CKR_ATTRIBUTE_VALUE_INVALID;
+		e = (e << 8) | v[i];
+	}
+	return e == 65537 ? CKR_OK : CKR_ATTRIBUTE_VALUE_INVALID;
 }
 
 /* Only token objects: the key lives in the card. */
@@ -129,6 +176,8 @@ static const struct {
 	ukm_tmpl_fn fn;
 } ukm_tmpl_rules[] = {
 	{ CKA_EC_PARAMS, CKO_PUBLIC_KEY, ukm_tmpl_params },
+	{ CKA_MODULUS_BITS, CKO_PUBLIC_KEY, ukm_tmpl_bits },
+	{ CKA_PUBLIC_EXPONENT, CKO_PUBLIC_KEY, ukm_tmpl_exponent },
 	{ CKA_LABEL, CKO_PUBLIC_KEY, ukm_tmpl_label },
 	{ CKA_LABEL, CKO_PRIVATE_KEY, ukm_tmpl_label },
 	{ CKA_CLASS, CKO_PUBLIC_KEY, ukm_tmpl_class },
@@ -189,9 +238,11 @@ static void ukm_keygen_default_name(const ukm_slot *s, char *buf, size_t cap, si
 
 /* CREATE CONTAINER if needed, then GENERATE, inside one SCardBeginTransaction. */
 static CK_RV ukm_keygen_card(ukm_slot *s, const char *name, size_t len, int exist, int usage,
-                             uint8_t *index)
+                             uint8_t alg, uint8_t *index)
 {
-	uint8_t point[UK_SM2_POINT_LEN];
+	static uint8_t resp[512];       /* the public-key template; re-read with GET DATA 02 */
+	uint8_t payload[3] = { 0x80, 0x01, alg };
+	size_t got = 0;
 	CK_RV rv;
 
 	if ((rv = ukm_card_open(s)) != CKR_OK)
@@ -203,10 +254,29 @@ static CK_RV ukm_keygen_card(ukm_slot *s, const char *name, size_t len, int exis
 	else
 		rv = ukm_secure_create_container(s, name, len, index);
 	if (rv == CKR_OK)
-		rv = ukm_secure_generate(s, (uint8_t)(*index * 2 + usage), 0x01, point);
+		/* ISO 7816-8 §5.1 GENERATE: 04 46 80 KR {80 01 alg}, extended Le (RSA: 270) */
+		rv = ukm_secured(s, 0x04, 0x46, 0x80, (uint8_t)(*index * 2 + usage), payload,
+		                 sizeof(payload), 65536, resp, sizeof(resp), &got);
 	if (s->connected)
 		SCardEndTransaction(s->card, SCARD_LEAVE_CARD);
 	return rv;
+}
+
+/* The mechanism against the templates: EC needs CKA_EC_PARAMS and no RSA attribute, RSA
+ * needs CKA_MODULUS_BITS (§2.1.4: required) and no EC_PARAMS; CKA_KEY_TYPE must agree. */
+static CK_RV ukm_keygen_kind(CK_MECHANISM_TYPE mech, struct ukm_keygen_req *q)
+{
+	if (mech == CKM_EC_KEY_PAIR_GEN) {
+		if (q->key_rsa || q->bits != 0)
+			return CKR_TEMPLATE_INCONSISTENT;
+		return q->have_params ? CKR_OK : CKR_TEMPLATE_INCOMPLETE;
+	}
+	if (q->key_ec || q->have_params)
+		return CKR_TEMPLATE_INCONSISTENT;
+	if (q->bits == 0)
+		return CKR_TEMPLATE_INCOMPLETE;
+	q->alg = UKM_ALG_RSA;
+	return CKR_OK;
 }
 
 CK_RV ukm_keygen(ukm_slot *s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR pub, CK_ULONG npub,
@@ -219,15 +289,15 @@ CK_RV ukm_keygen(ukm_slot *s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR pub, CK_ULONG
 	int usage, exist;
 	CK_RV rv;
 
-	if (m->mechanism != CKM_EC_KEY_PAIR_GEN)
+	if (m->mechanism != CKM_EC_KEY_PAIR_GEN && m->mechanism != CKM_RSA_PKCS_KEY_PAIR_GEN)
 		return CKR_MECHANISM_INVALID;
 	if (m->pParameter != NULL || m->ulParameterLen != 0)
 		return CKR_MECHANISM_PARAM_INVALID;
 	if ((rv = ukm_keygen_template(pub, npub, CKO_PUBLIC_KEY, &q)) != CKR_OK ||
 	    (rv = ukm_keygen_template(priv, npriv, CKO_PRIVATE_KEY, &q)) != CKR_OK)
 		return rv;
-	if (!q.have_params)
-		return CKR_TEMPLATE_INCOMPLETE;
+	if ((rv = ukm_keygen_kind(m->mechanism, &q)) != CKR_OK)
+		return rv;
 	if (q.want_sign && q.want_enc)
 		return CKR_TEMPLATE_INCONSISTENT;       /* a container pair does one job */
 	usage = q.want_enc || q.no_sign ? UKM_USAGE_ENC : UKM_USAGE_SIGN;
@@ -240,7 +310,7 @@ CK_RV ukm_keygen(ukm_slot *s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR pub, CK_ULONG
 		q.label = defname;
 	}
 	exist = ukm_keygen_find(s, q.label, q.label_len);
-	rv = ukm_keygen_card(s, q.label, q.label_len, exist, usage, &index);
+	rv = ukm_keygen_card(s, q.label, q.label_len, exist, usage, q.alg, &index);
 	/* Our own write: the cached container list is stale whatever happened. */
 	s->cache.have_containers = 0;
 	if (rv != CKR_OK)

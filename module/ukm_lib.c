@@ -71,6 +71,7 @@ CK_RV ukm_lib_init(CK_C_INITIALIZE_ARGS_PTR args)
 		g.cb = *args;
 		g.app_mutex = m;
 	}
+	ukm_pcsc_events_baseline();
 	g.pid = getpid();
 	g.initialized = 1;
 out:
@@ -87,6 +88,8 @@ CK_RV ukm_lib_finalize(void)
 		pthread_mutex_unlock(&g_lock);
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
 	}
+	/* Threads blocked in C_WaitForSlotEvent return CKR_CRYPTOKI_NOT_INITIALIZED (§5.5.4). */
+	ukm_pcsc_cancel_waits();
 	if (g.app_mutex != NULL)
 		g.cb.LockMutex(g.app_mutex);
 	ukm_pcsc_release(1);         /* logs out and closes sessions slot by slot */
@@ -116,6 +119,7 @@ CK_RV ukm_lib_lock(void)
 		ukm_lib_unlock();
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
 	}
+	ukm_session_reap();
 	return CKR_OK;
 }
 

@@ -5,8 +5,10 @@
  * load the module into every process cheaply. A slot is one reader; its ID is fixed per
  * reader name for as long as the module is loaded (slots are never freed, only unlisted).
  * Card presence comes from SCardGetStatusChange with a zero timeout: no APDUs. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "uk_log.h"
 #include "uk_wipe.h"
@@ -16,6 +18,7 @@ static SCARDCONTEXT g_ctx;
 static int g_have_ctx;
 static ukm_slot **g_slots;
 static size_t g_nslots;
+static int g_baseline;          /* the slots' state at the first look is no slot event */
 
 SCARDCONTEXT ukm_pcsc_context(void)
 {
@@ -191,7 +194,167 @@ CK_RV ukm_pcsc_refresh(void)
 			ukm_slot_card_changed(g_slots[i], 0, 0);
 	if (g_have_ctx)
 		ukm_pcsc_status();
+	if (!g_baseline) {
+		for (i = 0; i < g_nslots; i++)
+			g_slots[i]->seen_epoch = g_slots[i]->epoch;
+		g_baseline = 1;
+	}
 	return CKR_OK;
+}
+
+static double ukm_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Follow the reader's state changes (in-use, mute ... come first) until the card is gone or
+ * ms have passed. */
+int ukm_pcsc_card_gone(ukm_slot *s, unsigned ms)
+{
+	double end = ukm_now_ms() + ms, left;
+	SCARD_READERSTATE rs;
+
+	memset(&rs, 0, sizeof(rs));
+	rs.szReader = s->reader;
+	rs.dwCurrentState = SCARD_STATE_UNAWARE;
+	while (g_have_ctx) {
+		left = end - ukm_now_ms();
+		if (SCardGetStatusChange(g_ctx, rs.dwCurrentState == SCARD_STATE_UNAWARE ? 0 :
+		                         left > 0 ? (DWORD)left : 0, &rs, 1) != SCARD_S_SUCCESS)
+			return 0;
+		if (!(rs.dwEventState & SCARD_STATE_PRESENT))
+			return 1;
+		if (left <= 0)
+			return 0;
+		rs.dwCurrentState = rs.dwEventState & ~SCARD_STATE_CHANGED;
+	}
+	return 0;
+}
+
+void ukm_pcsc_events_baseline(void)
+{
+	g_baseline = 0;
+}
+
+/* ---- C_WaitForSlotEvent's blocking step ----
+ * Each waiting thread has its own PC/SC context: a pcsc-lite context serialises its calls,
+ * so waiting on the shared one would stall every other thread's PC/SC call. The contexts
+ * are registered so that C_Finalize can SCardCancel them; each wait step is bounded
+ * (UKM_WAIT_STEP_MS), so a cancel lost in a race only delays the return by one step. */
+
+#define UKM_WAITS_MAX 16
+#define UKM_WAIT_STEP_MS 1000
+
+static pthread_mutex_t g_wait_lock = PTHREAD_MUTEX_INITIALIZER;
+static SCARDCONTEXT g_wait_ctx[UKM_WAITS_MAX];
+static int g_wait_used[UKM_WAITS_MAX];
+static unsigned g_wait_gen;     /* bumped by every C_Finalize */
+
+static int ukm_wait_register(SCARDCONTEXT ctx, unsigned *gen)
+{
+	int i, slot = -1;
+
+	pthread_mutex_lock(&g_wait_lock);
+	*gen = g_wait_gen;
+	for (i = 0; i < UKM_WAITS_MAX && slot < 0; i++) {
+		if (!g_wait_used[i]) {
+			g_wait_used[i] = 1;
+			g_wait_ctx[i] = ctx;
+			slot = i;
+		}
+	}
+	pthread_mutex_unlock(&g_wait_lock);
+	return slot;            /* -1: not cancellable, still bounded by the step */
+}
+
+/* Returns 1 when C_Finalize ran since registration. */
+static int ukm_wait_unregister(int slot, unsigned gen)
+{
+	int cancelled;
+
+	pthread_mutex_lock(&g_wait_lock);
+	if (slot >= 0)
+		g_wait_used[slot] = 0;
+	cancelled = gen != g_wait_gen;
+	pthread_mutex_unlock(&g_wait_lock);
+	return cancelled;
+}
+
+void ukm_pcsc_cancel_waits(void)
+{
+	int i;
+
+	pthread_mutex_lock(&g_wait_lock);
+	g_wait_gen++;
+	for (i = 0; i < UKM_WAITS_MAX; i++)
+		if (g_wait_used[i])
+			SCardCancel(g_wait_ctx[i]);
+	pthread_mutex_unlock(&g_wait_lock);
+}
+
+/* Readers of ctx plus the PnP pseudo reader (reader added/removed), current state known. */
+static DWORD ukm_wait_states(SCARDCONTEXT ctx, char **names, SCARD_READERSTATE *rs, DWORD cap)
+{
+	DWORD len = SCARD_AUTOALLOCATE, n = 0, i;
+	char *p;
+
+	*names = NULL;
+	if (SCardListReaders(ctx, NULL, (LPSTR)names, &len) == SCARD_S_SUCCESS)
+		for (p = *names; *p != '\0' && n + 1 < cap; p += strlen(p) + 1)
+			rs[n++].szReader = p;
+	rs[n++].szReader = "\\\\?PnP?\\Notification";
+	for (i = 0; i < n; i++)
+		rs[i].dwCurrentState = SCARD_STATE_UNAWARE;
+	if (SCardGetStatusChange(ctx, 0, rs, n) != SCARD_S_SUCCESS)
+		return 0;
+	for (i = 0; i < n; i++)
+		rs[i].dwCurrentState = rs[i].dwEventState & ~SCARD_STATE_CHANGED;
+	return n;
+}
+
+static void ukm_wait_sleep(void)
+{
+	struct timespec ts = { .tv_sec = UKM_WAIT_STEP_MS / 1000,
+	                       .tv_nsec = (UKM_WAIT_STEP_MS % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+CK_RV ukm_pcsc_wait(void)
+{
+	SCARD_READERSTATE rs[17];
+	SCARDCONTEXT ctx;
+	char *names = NULL;
+	unsigned gen;
+	int slot;
+	DWORD n;
+
+	int cancelled;
+
+	memset(rs, 0, sizeof(rs));
+	if (SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx) != SCARD_S_SUCCESS) {
+		/* No pcscd: look again after one step (it may be started meanwhile). */
+		pthread_mutex_lock(&g_wait_lock);
+		gen = g_wait_gen;       /* nothing to cancel: only the generation matters */
+		pthread_mutex_unlock(&g_wait_lock);
+		ukm_wait_sleep();
+		cancelled = ukm_wait_unregister(-1, gen);
+	} else {
+		slot = ukm_wait_register(ctx, &gen);
+		n = ukm_wait_states(ctx, &names, rs, 17);
+		if (n > 0)
+			(void)SCardGetStatusChange(ctx, UKM_WAIT_STEP_MS, rs, n);
+		else
+			ukm_wait_sleep();
+		if (names != NULL)
+			SCardFreeMemory(ctx, names);
+		cancelled = ukm_wait_unregister(slot, gen);
+		SCardReleaseContext(ctx);
+	}
+	return cancelled || !ukm_lib_initialized() ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_OK;
 }
 
 /* Slots outlive C_Finalize so a reader keeps its ID while the module is loaded; their

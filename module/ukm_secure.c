@@ -104,36 +104,131 @@ static CK_RV ukm_secure_result(ukm_slot *s, const ukm_rapdu *r)
 	return ukm_sw_to_rv(r->sw);
 }
 
-/* ISO 7816-4 §11.5.6 VERIFY, secured, PIN encrypted. Opening the session if needed makes
- * it at most two APDUs; a session evicted meanwhile (6988) is reopened once. */
-CK_RV ukm_secure_verify(ukm_slot *s, uint8_t p2, const uint8_t *pin, size_t pin_len)
+/* One PIN command (VERIFY, pinpad VERIFY, CHANGE REFERENCE DATA): opening the session if
+ * needed makes it at most two APDUs; a session evicted meanwhile (6988) is reopened once.
+ * On CKR_OK the card's status word is in r->sw. */
+static CK_RV ukm_secure_pin_command(ukm_slot *s, uint8_t cla, uint8_t ins, uint8_t p1,
+                                    uint8_t p2, const uint8_t *payload, size_t n, int encrypt,
+                                    ukm_rapdu *r)
 {
-	ukm_rapdu *r = &ukm_secure_resp;
 	int attempt, fresh = 0;
 	CK_RV rv = CKR_OK;
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (!s->sm_open) {
 			if ((rv = ukm_secure_open(s)) != CKR_OK)
-				goto out;
+				return rv;
 			fresh = 1;
 		}
-		rv = ukm_secure_command(s, 0x04, 0x20, 0x00, p2, pin, pin_len, 1, 0, r);
+		rv = ukm_secure_command(s, cla, ins, p1, p2, payload, n, encrypt, 0, r);
 		if (rv != CKR_OK && rv != CKR_USER_NOT_LOGGED_IN)
-			goto out;
+			return rv;
 		if (rv == CKR_OK && r->sw != UK_SW_SM_INCORRECT)
-			break;
+			return CKR_OK;
 		if (fresh)
 			break;
 	}
+	/* A fresh session refused, or lost twice: not a PIN matter. */
+	return CKR_DEVICE_ERROR;
+}
+
+/* ISO 7816-4 §11.5.6 VERIFY, secured, PIN encrypted. */
+CK_RV ukm_secure_verify(ukm_slot *s, uint8_t p2, const uint8_t *pin, size_t pin_len)
+{
+	ukm_rapdu *r = &ukm_secure_resp;
+	CK_RV rv;
+
+	rv = ukm_secure_pin_command(s, 0x04, 0x20, 0x00, p2, pin, pin_len, 1, r);
 	if (rv != CKR_OK)
 		goto out;
 	rv = ukm_sw_to_rv(r->sw);
 	if (rv == CKR_OK)
 		s->login = p2 == 0x82 ? UKM_LOGIN_SO : UKM_LOGIN_USER;
 	else if (rv == CKR_USER_NOT_LOGGED_IN)
-		rv = CKR_DEVICE_ERROR;      /* a fresh session refused: not a login matter */
+		rv = CKR_DEVICE_ERROR;
 out:
+	ukm_rapdu_wipe(r);
+	return rv;
+}
+
+/* docs/apdu.md "VERIFY with the pinpad": answers that differ from VERIFY's table. */
+static const struct {
+	uint16_t sw;
+	CK_RV rv;
+} ukm_pinpad_sw[] = {
+	{ UK_SW_CONDITIONS, CKR_FUNCTION_CANCELED },    /* 6985: holder cancelled, timed out */
+	{ UK_SW_WRONG_LENGTH, CKR_PIN_INCORRECT },      /* 6700: typed PIN not 8-12, no try */
+	{ UK_SW_FUNC_UNSUPPORTED, CKR_DEVICE_ERROR },   /* 6A81: tag 89 said pinpad, card not */
+};
+
+/* VERIFY with the pinpad (84 20 00 81, empty payload): PKCS#11 protected authentication
+ * path. The PIN is typed on the key and never crosses PC/SC. */
+CK_RV ukm_secure_verify_pinpad(ukm_slot *s)
+{
+	ukm_rapdu *r = &ukm_secure_resp;
+	size_t i;
+	CK_RV rv;
+
+	rv = ukm_secure_pin_command(s, 0x84, 0x20, 0x00, 0x81, NULL, 0, 0, r);
+	if (rv != CKR_OK)
+		goto out;
+	rv = ukm_sw_to_rv(r->sw);
+	for (i = 0; i < sizeof(ukm_pinpad_sw) / sizeof(ukm_pinpad_sw[0]); i++)
+		if (r->sw == ukm_pinpad_sw[i].sw)
+			rv = ukm_pinpad_sw[i].rv;
+	if (rv == CKR_OK)
+		s->login = UKM_LOGIN_USER;
+	else if (rv == CKR_USER_NOT_LOGGED_IN)
+		rv = CKR_DEVICE_ERROR;
+out:
+	ukm_rapdu_wipe(r);
+	return rv;
+}
+
+/* PIN-setting answers: 6A80 is the card's policy refusal of the new PIN (PKCS#11
+ * CKR_PIN_INVALID); the rest as the common table. */
+static CK_RV ukm_secure_pin_set_rv(ukm_slot *s, const ukm_rapdu *r)
+{
+	if (r->sw == UK_SW_WRONG_DATA)
+		return CKR_PIN_INVALID;
+	return ukm_secure_result(s, r);
+}
+
+/* ISO 7816-4 §11.5.7 CHANGE REFERENCE DATA, P1 = 00: E(L_old old L_new new). Needs no
+ * earlier VERIFY; the login state of the session does not change. */
+CK_RV ukm_secure_change_pin(ukm_slot *s, uint8_t p2, const uint8_t *old, size_t old_len,
+                            const uint8_t *pin, size_t pin_len)
+{
+	ukm_rapdu *r = &ukm_secure_resp;
+	uint8_t payload[2 + 2 * UKM_PIN_MAX];
+	CK_RV rv;
+
+	if (old_len > UKM_PIN_MAX || pin_len > UKM_PIN_MAX)
+		return CKR_GENERAL_ERROR;       /* callers check the lengths first */
+	payload[0] = (uint8_t)old_len;
+	memcpy(payload + 1, old, old_len);
+	payload[1 + old_len] = (uint8_t)pin_len;
+	memcpy(payload + 2 + old_len, pin, pin_len);
+	rv = ukm_secure_pin_command(s, 0x04, 0x24, 0x00, p2, payload, 2 + old_len + pin_len, 1, r);
+	if (rv == CKR_OK)
+		rv = ukm_secure_pin_set_rv(s, r);
+	uk_wipe(payload, sizeof(payload));
+	ukm_rapdu_wipe(r);
+	return rv;
+}
+
+/* ISO 7816-4 §11.5.10 RESET RETRY COUNTER, P1 = 02 (new reference data only): the SO, logged
+ * in in THIS secure session, unblocks the user PIN and sets it (SPEC S0-B4). No session
+ * reopening here: a fresh session would not hold the SO's login. */
+CK_RV ukm_secure_reset_pin(ukm_slot *s, const uint8_t *pin, size_t pin_len)
+{
+	ukm_rapdu *r = &ukm_secure_resp;
+	CK_RV rv;
+
+	rv = ukm_secure_command(s, 0x04, 0x2C, 0x02, 0x81, pin, pin_len, 1, 0, r);
+	if (rv == CKR_OK)
+		rv = r->sw == UK_SW_SM_INCORRECT ? CKR_USER_NOT_LOGGED_IN :
+		                                   ukm_secure_pin_set_rv(s, r);
 	ukm_rapdu_wipe(r);
 	return rv;
 }

@@ -8,6 +8,10 @@
 #include "ukm.h"
 
 static ukm_session *g_sessions;
+/* Sessions closed by a card event in the middle of an entry point (ukm_card_transmit sees
+ * the removal): wiped and unlinked at once, freed at the next library lock, because the
+ * entry point running still holds a pointer to its session. */
+static ukm_session *g_dead;
 static CK_SESSION_HANDLE g_next_handle = 1;     /* never reused, not even after C_Finalize */
 
 CK_RV ukm_session_open(ukm_slot *s, CK_FLAGS flags, CK_SESSION_HANDLE *out)
@@ -70,6 +74,9 @@ static void ukm_session_free(ukm_session *ss, ukm_slot *s, int talk)
 {
 	ukm_sign_op_clear(&ss->sign);
 	ukm_sign_op_clear(&ss->verify);
+	ukm_sign_op_clear(&ss->encrypt);
+	ukm_sign_op_clear(&ss->decrypt);
+	ukm_sign_op_clear(&ss->digest);
 	if (s != NULL) {
 		s->session_count--;
 		if (ss->flags & CKF_RW_SESSION)
@@ -78,7 +85,18 @@ static void ukm_session_free(ukm_session *ss, ukm_slot *s, int talk)
 			ukm_session_last_closed(s, talk);
 	}
 	uk_wipe(ss, sizeof(*ss));
-	free(ss);
+	ss->next = g_dead;
+	g_dead = ss;
+}
+
+void ukm_session_reap(void)
+{
+	ukm_session *ss;
+
+	while ((ss = g_dead) != NULL) {
+		g_dead = ss->next;
+		free(ss);
+	}
 }
 
 CK_RV ukm_session_close(CK_SESSION_HANDLE h)
@@ -121,6 +139,7 @@ void ukm_session_free_all(void)
 		g_sessions = ss->next;
 		ukm_session_free(ss, NULL, 0);
 	}
+	ukm_session_reap();
 }
 
 CK_STATE ukm_session_state(const ukm_session *ss, const ukm_slot *s)
@@ -139,8 +158,32 @@ int ukm_session_ro_exists(const ukm_slot *s)
 	return s->session_count > s->rw_count;
 }
 
-/* §5.6.7 C_Login rules, then secured VERIFY (P2 81 user, 82 SO). */
-CK_RV ukm_login(ukm_slot *s, CK_USER_TYPE type, const uint8_t *pin, size_t pin_len)
+/* A PC/SC transaction around a multi-APDU PIN sequence (secure session opening, the PIN
+ * command, GET DATA 01), so another process's commands do not interleave with it. Best
+ * effort: a card reset or removal is reported by the commands themselves. */
+static int ukm_txn_begin(ukm_slot *s)
+{
+	if (ukm_card_open(s) != CKR_OK)
+		return 0;
+	return SCardBeginTransaction(s->card) == SCARD_S_SUCCESS;
+}
+
+static void ukm_txn_end(ukm_slot *s, int began)
+{
+	if (began && s->connected)
+		SCardEndTransaction(s->card, SCARD_LEAVE_CARD);
+}
+
+/* The counters moved (or may have): re-read GET DATA 01 so the token flags follow them. */
+static void ukm_pins_changed(ukm_slot *s)
+{
+	s->cache.have_pins = 0;
+	(void)ukm_card_load_pins(s);
+}
+
+/* §5.6.7 C_Login rules, then secured VERIFY (P2 81 user, 82 SO); pin NULL: the protected
+ * authentication path (pinpad VERIFY 84 20 00 81, user PIN only). */
+static CK_RV ukm_login_in_txn(ukm_slot *s, CK_USER_TYPE type, const uint8_t *pin, size_t pin_len)
 {
 	enum ukm_login want;
 	CK_RV rv;
@@ -156,10 +199,18 @@ CK_RV ukm_login(ukm_slot *s, CK_USER_TYPE type, const uint8_t *pin, size_t pin_l
 		return CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
 	if (want == UKM_LOGIN_SO && ukm_session_ro_exists(s))
 		return CKR_SESSION_READ_ONLY_EXISTS;
-	/* A PIN the card's policy cannot hold is wrong without costing a try. */
-	if (pin_len < UKM_PIN_MIN || pin_len > UKM_PIN_MAX)
+	if (pin == NULL) {
+		/* §5.6.7: a NULL PIN only where the token has a protected authentication path;
+		 * the SO PIN is never typed on the key (docs/apdu.md). */
+		if (want != UKM_LOGIN_USER || !(s->cache.features & 0x02))
+			return CKR_ARGUMENTS_BAD;
+		rv = ukm_secure_verify_pinpad(s);
+	} else if (pin_len < UKM_PIN_MIN || pin_len > UKM_PIN_MAX) {
+		/* A PIN the card's policy cannot hold is wrong without costing a try. */
 		return CKR_PIN_INCORRECT;
-	rv = ukm_secure_verify(s, want == UKM_LOGIN_SO ? 0x82 : 0x81, pin, pin_len);
+	} else {
+		rv = ukm_secure_verify(s, want == UKM_LOGIN_SO ? 0x82 : 0x81, pin, pin_len);
+	}
 	if (rv == CKR_OK) {
 		/* docs/apdu.md VERIFY: a match resets the counter to the maximum. */
 		if (want == UKM_LOGIN_SO)
@@ -167,10 +218,85 @@ CK_RV ukm_login(ukm_slot *s, CK_USER_TYPE type, const uint8_t *pin, size_t pin_l
 		else
 			s->cache.user.tries = s->cache.user.max;
 	}
-	if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED) {
-		s->cache.have_pins = 0;     /* token flags follow the counters */
-		(void)ukm_card_load_pins(s);
+	if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED)
+		ukm_pins_changed(s);
+	return rv;
+}
+
+CK_RV ukm_login(ukm_slot *s, CK_USER_TYPE type, const uint8_t *pin, size_t pin_len)
+{
+	int txn = ukm_txn_begin(s);
+	CK_RV rv = ukm_login_in_txn(s, type, pin, pin_len);
+
+	ukm_txn_end(s, txn);
+	return rv;
+}
+
+/* The card's PIN policy (docs/apdu.md CHANGE REFERENCE DATA): 8-12 characters, letters and
+ * digits only, both present. §5.5.8-9: a wrong length is CKR_PIN_LEN_RANGE, a wrong
+ * character set CKR_PIN_INVALID, checked here so a refused PIN never costs an APDU. */
+static CK_RV ukm_pin_policy(const uint8_t *pin, size_t len)
+{
+	int letter = 0, digit = 0;
+	size_t i;
+
+	if (len < UKM_PIN_MIN || len > UKM_PIN_MAX)
+		return CKR_PIN_LEN_RANGE;
+	for (i = 0; i < len; i++) {
+		if (pin[i] >= '0' && pin[i] <= '9')
+			digit = 1;
+		else if ((pin[i] >= 'a' && pin[i] <= 'z') || (pin[i] >= 'A' && pin[i] <= 'Z'))
+			letter = 1;
+		else
+			return CKR_PIN_INVALID;
 	}
+	return letter && digit ? CKR_OK : CKR_PIN_INVALID;
+}
+
+/* §5.5.9 C_SetPIN: the PIN of the user logged in (SO: P2 82), else the user PIN (P2 81),
+ * from a read/write session. CHANGE REFERENCE DATA carries the old PIN, so no login is
+ * needed; success clears the must-change flag (CKF_*_PIN_TO_BE_CHANGED). */
+CK_RV ukm_set_pin(ukm_slot *s, const ukm_session *ss, const uint8_t *old, size_t old_len,
+                  const uint8_t *pin, size_t pin_len)
+{
+	CK_RV rv;
+	int txn;
+
+	if (!(ss->flags & CKF_RW_SESSION))
+		return CKR_SESSION_READ_ONLY;
+	if (old == NULL || pin == NULL)
+		return CKR_ARGUMENTS_BAD;       /* no pinpad form of CHANGE REFERENCE DATA */
+	if ((rv = ukm_pin_policy(pin, pin_len)) != CKR_OK)
+		return rv;
+	if (old_len < UKM_PIN_MIN || old_len > UKM_PIN_MAX)
+		return CKR_PIN_INCORRECT;       /* as C_Login: cannot be right, costs no try */
+	txn = ukm_txn_begin(s);
+	rv = ukm_secure_change_pin(s, s->login == UKM_LOGIN_SO ? 0x82 : 0x81, old, old_len, pin,
+	                           pin_len);
+	if (rv == CKR_USER_NOT_LOGGED_IN)
+		rv = CKR_DEVICE_ERROR;          /* 6982 is not an answer of this instruction */
+	ukm_pins_changed(s);
+	ukm_txn_end(s, txn);
+	return rv;
+}
+
+/* §5.5.8 C_InitPIN: only in the "R/W SO Functions" state; RESET RETRY COUNTER unblocks the
+ * user PIN and sets it (flagged must-change by the card). */
+CK_RV ukm_init_pin(ukm_slot *s, const ukm_session *ss, const uint8_t *pin, size_t pin_len)
+{
+	CK_RV rv;
+	int txn;
+
+	if (ukm_session_state(ss, s) != CKS_RW_SO_FUNCTIONS)
+		return CKR_USER_NOT_LOGGED_IN;
+	if (pin == NULL)
+		return CKR_ARGUMENTS_BAD;
+	if ((rv = ukm_pin_policy(pin, pin_len)) != CKR_OK)
+		return rv;
+	txn = ukm_txn_begin(s);
+	rv = ukm_secure_reset_pin(s, pin, pin_len);
+	ukm_pins_changed(s);
+	ukm_txn_end(s, txn);
 	return rv;
 }
 

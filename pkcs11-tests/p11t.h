@@ -134,5 +134,7 @@ int p11t_case_sign_init_bad_mechanism(struct p11t *t);
 int p11t_case_sign_length_query(struct p11t *t);
 int p11t_case_sm2_sign_verify(struct p11t *t);
 int p11t_case_ecdsa_p256_sign_verify(struct p11t *t);
+int p11t_case_rsa_sign_verify(struct p11t *t);
+int p11t_case_rsa_oaep_decrypt(struct p11t *t);
 
 #endif

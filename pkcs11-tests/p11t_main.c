@@ -69,6 +69,8 @@ static const struct p11t_case cases[] = {
 	{ "sign_length_query", p11t_case_sign_length_query, 0, false },
 	{ "sm2_sign_verify", p11t_case_sm2_sign_verify, P11T_CAP_SM2, false },
 	{ "ecdsa_p256_sign_verify", p11t_case_ecdsa_p256_sign_verify, P11T_CAP_P256, false },
+	{ "rsa_sign_verify", p11t_case_rsa_sign_verify, 0, false },
+	{ "rsa_oaep_decrypt", p11t_case_rsa_oaep_decrypt, 0, false },
 };
 
 struct skip_entry {

@@ -174,7 +174,8 @@ static void check_login(CK_SLOT_ID slot, CK_SESSION_HANDLE h, const char *pin)
 static void generate(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv,
                      uint8_t pt[65])
 {
-	static const uint8_t p256[] = { 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07 };
+	/* secp384r1: a curve the card does not have */
+	static const uint8_t p384[] = { 0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22 };
 	CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
 	CK_BBOOL t = CK_TRUE;
 	char label[] = "e2e-sign";
@@ -184,7 +185,7 @@ static void generate(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDL
 		{ CKA_VERIFY, &t, 1 },
 	};
 	CK_ATTRIBUTE privt[] = { { CKA_SIGN, &t, 1 }, { CKA_TOKEN, &t, 1 } };
-	CK_ATTRIBUTE bad[] = { { CKA_EC_PARAMS, (void *)p256, sizeof(p256) } };
+	CK_ATTRIBUTE bad[] = { { CKA_EC_PARAMS, (void *)p384, sizeof(p384) } };
 	uint8_t ecp[67], buf[64];
 	CK_ATTRIBUTE get[] = { { CKA_EC_POINT, ecp, sizeof(ecp) } };
 	CK_ATTRIBUTE secret[] = { { CKA_VALUE, buf, sizeof(buf) } };

@@ -78,8 +78,7 @@ static void test_containers(ukm_card_cache *c, const uint8_t g[65])
 	UK_CHECK(uk_tlv_put(&a0, 0x80, &idx, 1) == 0);
 	UK_CHECK(uk_tlv_put(&a0, 0x81, "abc", 3) == 0);
 	UK_CHECK(uk_tlv_put(&a0, 0xA4, kp.data, kp.len) == 0);
-	/* an RSA-2048 encryption pair, A5 { 80 01 03, 7F49 { 81 n, 82 e } }: not exposed yet,
-	 * and it must not make the whole list unreadable */
+	/* an RSA-2048 encryption pair, A5 { 80 01 03, 7F49 { 81 n, 82 e } } */
 	uk_buf_reset(&kp), uk_buf_reset(&pk);
 	UK_CHECK(uk_tlv_put(&pk, 0x81, rsa_n, sizeof(rsa_n)) == 0);
 	UK_CHECK(uk_tlv_put(&pk, 0x82, "\x01\x00\x01", 3) == 0);
@@ -91,7 +90,10 @@ static void test_containers(ukm_card_cache *c, const uint8_t g[65])
 	UK_CHECK(c->cont[3].present);
 	UK_CHECK_EQ(c->cont[3].name_len, 3);
 	UK_CHECK(c->cont[3].pair[0].present);
-	UK_CHECK(!c->cont[3].pair[1].present);
+	UK_CHECK(c->cont[3].pair[1].present);
+	UK_CHECK_EQ(c->cont[3].pair[1].alg, rsa);
+	UK_CHECK_MEM(c->cont[3].pair[1].n, rsa_n, sizeof(rsa_n));
+	UK_CHECK_MEM(c->cont[3].pair[1].e, "\x00\x01\x00\x01", 4);
 	UK_CHECK_MEM(c->cont[3].pair[0].point, g, 65);
 	uk_buf_free(&kp), uk_buf_free(&pk), uk_buf_free(&a0), uk_buf_free(&all);
 }
@@ -109,13 +111,14 @@ static void test_attributes(ukm_slot *s, const uint8_t g[65])
 	ukm_object o;
 
 	s->login = UKM_LOGIN_NONE;
-	UK_CHECK_EQ(ukm_object_match(s, NULL, 0, h, 8), 1);          /* public only */
+	/* container 3: the SM2 signing pair and the RSA encryption pair */
+	UK_CHECK_EQ(ukm_object_match(s, NULL, 0, h, 8), 2);          /* public only */
 	UK_CHECK_EQ(ukm_object_match(s, find_priv, 1, h, 8), 0);
 	UK_CHECK_EQ(ukm_object_find(s, ukm_object_handle(s, 3, 0, 1), &o),
 	            CKR_OBJECT_HANDLE_INVALID);
 	s->login = UKM_LOGIN_USER;
-	UK_CHECK_EQ(ukm_object_match(s, NULL, 0, h, 8), 2);
-	UK_CHECK_EQ(ukm_object_match(s, find_priv, 1, h, 8), 1);
+	UK_CHECK_EQ(ukm_object_match(s, NULL, 0, h, 8), 4);
+	UK_CHECK_EQ(ukm_object_match(s, find_priv, 1, h, 8), 2);
 	UK_CHECK_EQ(ukm_object_find(s, h[0], &o), CKR_OK);
 	UK_CHECK_EQ(o.cls, CKO_PRIVATE_KEY);
 
