@@ -15,6 +15,7 @@
 #ifndef UKM_H
 #define UKM_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,6 +58,7 @@ typedef struct ukm_keypair {
 	uint8_t point[UK_SM2_POINT_LEN];        /* SM2, P-256: 04 || X || Y */
 	uint8_t n[UKM_RSA_LEN];                 /* RSA: modulus, big endian */
 	uint8_t e[4];                           /* RSA: public exponent, right-aligned */
+	uint8_t always_auth;                    /* GET DATA 02 A4/A5 tag 82: CKA_ALWAYS_AUTHENTICATE */
 } ukm_keypair;
 
 typedef struct ukm_container {
@@ -122,6 +124,7 @@ typedef struct ukm_slot {
 	int sm_open;
 	enum ukm_login login;
 	unsigned long session_count, rw_count;
+	atomic_ulong apdus;             /* command APDUs sent (ukm_vendor.c: get_apdu_count) */
 } ukm_slot;
 
 /* ---- PC/SC (ukm_pcsc.c) ---- */
@@ -170,8 +173,9 @@ CK_RV ukm_card_command(ukm_slot *s, uint8_t cla, uint8_t ins, uint8_t p1, uint8_
 void ukm_rapdu_wipe(ukm_rapdu *r);
 /* The one status word -> CK_RV table. */
 CK_RV ukm_sw_to_rv(uint16_t sw);
-/* Make sure GET DATA 00/01/02 are cached. */
+/* Make sure GET DATA 00/01/02 and 01 03 (data files) are cached; keeps the connection. */
 CK_RV ukm_card_load(ukm_slot *s);
+CK_RV ukm_card_load_info(ukm_slot *s);         /* GET DATA 00 only (C_GetSlotInfo) */
 CK_RV ukm_card_load_pins(ukm_slot *s);
 CK_RV ukm_card_load_containers(ukm_slot *s);
 /* Parsers (exposed for unit tests). */
@@ -196,6 +200,8 @@ CK_RV ukm_secure_verify_pinpad(ukm_slot *s);
 CK_RV ukm_secure_change_pin(ukm_slot *s, uint8_t p2, const uint8_t *old, size_t old_len,
                             const uint8_t *pin, size_t pin_len);
 CK_RV ukm_secure_reset_pin(ukm_slot *s, const uint8_t *pin, size_t pin_len);
+/* REINITIALISE APPLICATION (84 EE 00 00 {81 label}); the SO verified in this session. */
+CK_RV ukm_secure_reinit(ukm_slot *s, const uint8_t *label, size_t len);
 CK_RV ukm_secure_create_container(ukm_slot *s, const char *name, size_t len, uint8_t *index);
 CK_RV ukm_secure_generate(ukm_slot *s, uint8_t kr, uint8_t alg,
                           uint8_t point[UK_SM2_POINT_LEN]);
@@ -278,6 +284,7 @@ typedef struct ukm_sign_op {
 	size_t len;
 	int overflow;
 	int have_out;                   /* buf holds a result waiting for a larger buffer */
+	int ctx_auth;                   /* C_Login(CKU_CONTEXT_SPECIFIC) done for this operation */
 } ukm_sign_op;
 
 CK_RV ukm_mech_list(CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count);
@@ -326,6 +333,12 @@ CK_RV ukm_keygen(ukm_slot *s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR pub, CK_ULONG
                  CK_ATTRIBUTE_PTR priv, CK_ULONG npriv, CK_OBJECT_HANDLE_PTR hpub,
                  CK_OBJECT_HANDLE_PTR hpriv);
 
+/* ---- the vendor interface "ukey" 1.0 (ukm_vendor.c) ---- */
+
+extern CK_UKEY_FUNCTION_LIST ukm_vendor_list;
+/* Count one command APDU sent to s's card (atomic: also read without the library lock). */
+void ukm_apdu_counted(ukm_slot *s);
+
 /* ---- sessions (ukm_session.c) ---- */
 
 typedef struct ukm_find_op {
@@ -357,6 +370,10 @@ void ukm_session_reap(void);    /* free sessions closed during an earlier call *
 CK_STATE ukm_session_state(const ukm_session *ss, const ukm_slot *s);
 int ukm_session_ro_exists(const ukm_slot *s);
 CK_RV ukm_login(ukm_slot *s, CK_USER_TYPE type, const uint8_t *pin, size_t pin_len);
+/* C_Login(CKU_CONTEXT_SPECIFIC) for the session's operation on a CKA_ALWAYS_AUTHENTICATE key. */
+CK_RV ukm_login_context(ukm_slot *s, ukm_session *ss, const uint8_t *pin, size_t pin_len);
+/* C_InitToken (ukm_session.c): SO VERIFY and REINITIALISE APPLICATION. */
+CK_RV ukm_init_token(ukm_slot *s, const uint8_t *pin, size_t pin_len, const CK_UTF8CHAR *label);
 CK_RV ukm_logout(ukm_slot *s);
 /* C_SetPIN / C_InitPIN rules of §5.5.8-9 for the session's state, then the card command. */
 CK_RV ukm_set_pin(ukm_slot *s, const ukm_session *ss, const uint8_t *old, size_t old_len,

@@ -23,6 +23,8 @@ static const struct {
 	{ UK_SW_TRIES_LEFT, 0xFFF0, CKR_PIN_INCORRECT },        /* 63Cx */
 	{ UK_SW_AUTH_BLOCKED, 0xFFFF, CKR_PIN_LOCKED },         /* 6983 */
 	{ UK_SW_SECURITY_STATUS, 0xFFFF, CKR_USER_NOT_LOGGED_IN }, /* 6982 */
+	/* 6984: the user PIN REINITIALISE left uninitialised (docs/apdu.md VERIFY) */
+	{ UK_SW_DATA_INVALID, 0xFFFF, CKR_USER_PIN_NOT_INITIALIZED },
 	/* 6988: unknown/evicted secure session or refused MAC: the login it carried is gone */
 	{ UK_SW_SM_INCORRECT, 0xFFFF, CKR_USER_NOT_LOGGED_IN },
 	{ UK_SW_MEMORY_FAILURE, 0xFFFF, CKR_DEVICE_MEMORY },
@@ -66,6 +68,7 @@ static LONG ukm_card_xfer(ukm_slot *s, const uint8_t *apdu, size_t len, ukm_rapd
 	r->len = 0;
 	for (;;) {
 		rlen = (DWORD)(sizeof(r->data) - r->len);
+		ukm_apdu_counted(s);
 		rc = SCardTransmit(s->card, pci, apdu, (DWORD)len, NULL, r->data + r->len, &rlen);
 		if (rc != SCARD_S_SUCCESS)
 			return rc;
@@ -339,6 +342,9 @@ static int ukm_parse_keypair(const uk_tlv *t, ukm_keypair *kp)
 	}
 	kp->present = 1;
 	kp->alg = alg.value[0];
+	/* 82 01 01: always authenticate (CKA_ALWAYS_AUTHENTICATE, docs/apdu.md GET DATA 02) */
+	kp->always_auth = uk_tlv_find(t->value, t->len, 0x82, &pt) == 1 && pt.len == 1 &&
+	                  pt.value[0] == 0x01;
 	return 0;
 }
 
@@ -429,6 +435,16 @@ CK_RV ukm_card_load_containers(ukm_slot *s)
 	return ukm_card_get_data(s, 0x02, ukm_parse_containers);
 }
 
+/* Only GET DATA 00 (serial, label...): what C_GetSlotInfo needs for its description. */
+CK_RV ukm_card_load_info(ukm_slot *s)
+{
+	CK_RV rv = CKR_OK;
+
+	if (!s->cache.have_info)
+		rv = ukm_card_get_data(s, 0x00, ukm_parse_devinfo);
+	return rv;
+}
+
 CK_RV ukm_card_load(ukm_slot *s)
 {
 	CK_RV rv = CKR_OK;
@@ -439,7 +455,13 @@ CK_RV ukm_card_load(ukm_slot *s)
 		rv = ukm_card_load_pins(s);
 	if (rv == CKR_OK && !s->cache.have_containers)
 		rv = ukm_card_load_containers(s);
-	ukm_card_idle(s);
+	/* The data file list too: the whole object list is then cached with the token, so a
+	 * warm C_FindObjects costs no APDU (docs/pkcs11-profile.md "APDU budget"). */
+	if (rv == CKR_OK && !s->cache.have_files)
+		rv = ukm_card_load_files(s);
+	/* The (shared) connection is kept until the last session closes, C_Finalize or a card
+	 * event: dropping it here would make the next command re-SELECT (pcscd may have powered
+	 * the card down meanwhile), so a C_Login after C_GetTokenInfo would cost 3 APDUs. */
 	return rv;
 }
 

@@ -393,9 +393,14 @@ static CK_RV ukm_sm2_in_raw(const ukm_sign_op *op, const uint8_t *in, size_t n, 
 static CK_RV ukm_decipher(ukm_slot *s, ukm_sign_op *op, uint8_t mech, const uint8_t *ct,
                           size_t n, uint8_t *out, size_t cap, size_t *got)
 {
-	uint8_t *payload = OPENSSL_malloc(n + 2);
+	uint8_t *payload;
 	CK_RV rv;
 
+	/* CKA_ALWAYS_AUTHENTICATE (PKCS#11 3.0 §4.9): as ukm_sign_final */
+	if (op->kp.always_auth && !op->ctx_auth)
+		return CKR_USER_NOT_LOGGED_IN;
+	op->ctx_auth = 0;
+	payload = OPENSSL_malloc(n + 2);
 	if (payload == NULL)
 		return CKR_HOST_MEMORY;
 	payload[0] = op->kr;

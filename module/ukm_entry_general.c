@@ -67,6 +67,8 @@ __attribute__((visibility("default"))) CK_RV C_GetFunctionList(CK_FUNCTION_LIST_
 static CK_INTERFACE ukm_interfaces[] = {
 	{ (CK_CHAR *)"PKCS 11", &ukm_function_list_3_0, 0 },
 	{ (CK_CHAR *)"PKCS 11", &ukm_function_list, 0 },
+	/* Vendor (ukey-pkcs11.h): after the standard ones, so index-based users see them first. */
+	{ (CK_CHAR *)UKEY_INTERFACE_NAME, &ukm_vendor_list, 0 },
 };
 #define UKM_NIFACES (sizeof(ukm_interfaces) / sizeof(ukm_interfaces[0]))
 
@@ -93,7 +95,10 @@ static int ukm_iface_matches(const CK_INTERFACE *i, const CK_UTF8CHAR *name,
 {
 	const CK_VERSION *iv = i->pFunctionList;
 
-	if (name != NULL && strcmp((const char *)name, (const char *)i->pInterfaceName) != 0)
+	/* §5.4.6: a NULL name asks for the default interface, never a vendor one. */
+	if (name == NULL)
+		name = (const CK_UTF8CHAR *)"PKCS 11";
+	if (strcmp((const char *)name, (const char *)i->pInterfaceName) != 0)
 		return 0;
 	if (v != NULL && (v->major != iv->major || v->minor != iv->minor))
 		return 0;

@@ -133,7 +133,10 @@ CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR
 	if ((rv = ukm_session_get(hSession, &ss, &s)) != CKR_OK)
 		goto out;
 	/* pPin NULL: the protected authentication path where the key has a pinpad. */
-	rv = ukm_login(s, userType, pPin, ulPinLen);
+	if (userType == CKU_CONTEXT_SPECIFIC)
+		rv = ukm_login_context(s, ss, pPin, ulPinLen);
+	else
+		rv = ukm_login(s, userType, pPin, ulPinLen);
 out:
 	ukm_lib_unlock();
 	return rv;

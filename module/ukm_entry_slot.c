@@ -63,8 +63,10 @@ static void ukm_slot_info_fill(ukm_slot *s, CK_SLOT_INFO_PTR info)
 	char desc[65];
 
 	memset(info, 0, sizeof(*info));
-	/* The serial needs GET DATA: read it if we can (once per card), else the reader. */
-	if (ukm_slot_has_token(s) && ukm_card_load(s) == CKR_OK && s->cache.have_info)
+	/* The serial needs GET DATA 00: read it if we can (once per card: SELECT + GET DATA,
+	 * the only card I/O of C_GetSlotInfo), else the reader. A description that changed once
+	 * the card was read would break RFC 7512 slot-description matching. */
+	if (ukm_slot_has_token(s) && ukm_card_load_info(s) == CKR_OK && s->cache.have_info)
 		snprintf(desc, sizeof(desc), "ukey %s (%s)", s->cache.serial, s->reader);
 	else
 		snprintf(desc, sizeof(desc), "%s", s->reader);
@@ -123,6 +125,9 @@ static CK_FLAGS ukm_token_flags(const ukm_card_cache *c)
 		if (p->flags & 0x02)
 			f |= ukm_pin_flags[i].change;
 	}
+	/* GET DATA 01 user flags bit 2: not initialised since C_InitToken, until C_InitPIN */
+	if (c->user.flags & 0x04)
+		f &= ~(CK_FLAGS)CKF_USER_PIN_INITIALIZED;
 	return f;
 }
 
@@ -271,24 +276,24 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM
 	return rv;
 }
 
-/* §5.5.7 C_InitToken: would re-create the application (destroy every object, set the label,
- * leave the user PIN uninitialised). The card has no instruction for that (docs/apdu.md),
- * and the module does not fake it by deleting containers one by one: the user PIN and label
- * would survive. CKR_FUNCTION_NOT_SUPPORTED, the stub answer §5.1.6 gives for a function
- * the library does not support, is returned for a present ukey token. */
+/* 3.0 §5.6.4 C_InitToken: the SO re-creates the application (REINITIALISE APPLICATION,
+ * docs/apdu.md): every object destroyed, the label set, the SO PIN kept, the user PIN
+ * uninitialised (CKF_USER_PIN_INITIALIZED clear) until C_InitPIN. Not while a session of
+ * the token is open (CKR_SESSION_EXISTS). No protected-path form: the SO PIN is never typed
+ * on the key, so a NULL pPin is CKR_ARGUMENTS_BAD. */
 CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen,
                   CK_UTF8CHAR_PTR pLabel)
 {
 	ukm_slot *s;
 	CK_RV rv;
 
-	(void)pPin, (void)ulPinLen;
 	if ((rv = ukm_lib_lock()) != CKR_OK)
 		return rv;
 	if (pLabel == NULL)
 		rv = CKR_ARGUMENTS_BAD;
 	else if ((rv = ukm_token_slot(slotID, &s)) == CKR_OK)
-		rv = s->session_count > 0 ? CKR_SESSION_EXISTS : CKR_FUNCTION_NOT_SUPPORTED;
+		rv = s->session_count > 0 ? CKR_SESSION_EXISTS
+		     : pPin == NULL ? CKR_ARGUMENTS_BAD : ukm_init_token(s, pPin, ulPinLen, pLabel);
 	ukm_lib_unlock();
 	return rv;
 }

@@ -19,6 +19,7 @@ struct ukm_keygen_req {
 	const char *label;
 	size_t label_len;
 	int want_sign, want_enc, no_sign;
+	int always_auth;                /* CKA_ALWAYS_AUTHENTICATE TRUE (private template) */
 };
 
 typedef CK_RV (*ukm_tmpl_fn)(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls,
@@ -170,6 +171,14 @@ static CK_RV ukm_tmpl_enc(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls, struct ukm
 	return CKR_OK;
 }
 
+/* CKA_ALWAYS_AUTHENTICATE (PKCS#11 3.0 §4.9): GENERATE's 81 01 01 (docs/apdu.md). */
+static CK_RV ukm_tmpl_always_auth(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls,
+                                  struct ukm_keygen_req *q)
+{
+	(void)cls;
+	return ukm_tmpl_bool(a, &q->always_auth) == 0 ? CKR_OK : CKR_ATTRIBUTE_VALUE_INVALID;
+}
+
 static const struct {
 	CK_ATTRIBUTE_TYPE type;
 	CK_OBJECT_CLASS cls;            /* which template may carry it */
@@ -190,6 +199,7 @@ static const struct {
 	{ CKA_SIGN, CKO_PRIVATE_KEY, ukm_tmpl_sign },
 	{ CKA_ENCRYPT, CKO_PUBLIC_KEY, ukm_tmpl_enc },
 	{ CKA_DECRYPT, CKO_PRIVATE_KEY, ukm_tmpl_enc },
+	{ CKA_ALWAYS_AUTHENTICATE, CKO_PRIVATE_KEY, ukm_tmpl_always_auth },
 };
 
 static CK_RV ukm_keygen_template(CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_CLASS cls,
@@ -238,10 +248,10 @@ static void ukm_keygen_default_name(const ukm_slot *s, char *buf, size_t cap, si
 
 /* CREATE CONTAINER if needed, then GENERATE, inside one SCardBeginTransaction. */
 static CK_RV ukm_keygen_card(ukm_slot *s, const char *name, size_t len, int exist, int usage,
-                             uint8_t alg, uint8_t *index)
+                             const struct ukm_keygen_req *q, uint8_t *index)
 {
 	static uint8_t resp[512];       /* the public-key template; re-read with GET DATA 02 */
-	uint8_t payload[3] = { 0x80, 0x01, alg };
+	uint8_t payload[6] = { 0x80, 0x01, q->alg, 0x81, 0x01, 0x01 };
 	size_t got = 0;
 	CK_RV rv;
 
@@ -254,9 +264,10 @@ static CK_RV ukm_keygen_card(ukm_slot *s, const char *name, size_t len, int exis
 	else
 		rv = ukm_secure_create_container(s, name, len, index);
 	if (rv == CKR_OK)
-		/* ISO 7816-8 §5.1 GENERATE: 04 46 80 KR {80 01 alg}, extended Le (RSA: 270) */
+		/* ISO 7816-8 §5.1 GENERATE: 04 46 80 KR {80 01 alg [81 01 01 always
+		 * authenticate]}, extended Le (RSA: 270) */
 		rv = ukm_secured(s, 0x04, 0x46, 0x80, (uint8_t)(*index * 2 + usage), payload,
-		                 sizeof(payload), 65536, resp, sizeof(resp), &got);
+		                 q->always_auth ? 6 : 3, 65536, resp, sizeof(resp), &got);
 	if (s->connected)
 		SCardEndTransaction(s->card, SCARD_LEAVE_CARD);
 	return rv;
@@ -310,7 +321,7 @@ CK_RV ukm_keygen(ukm_slot *s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR pub, CK_ULONG
 		q.label = defname;
 	}
 	exist = ukm_keygen_find(s, q.label, q.label_len);
-	rv = ukm_keygen_card(s, q.label, q.label_len, exist, usage, q.alg, &index);
+	rv = ukm_keygen_card(s, q.label, q.label_len, exist, usage, &q, &index);
 	/* Our own write: the cached container list is stale whatever happened. */
 	s->cache.have_containers = 0;
 	if (rv != CKR_OK)

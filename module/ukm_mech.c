@@ -377,6 +377,12 @@ CK_RV ukm_sign_final(ukm_slot *s, ukm_sign_op *op, uint8_t *sig, CK_ULONG_PTR si
 	if (have < want)
 		return CKR_BUFFER_TOO_SMALL;
 	*keep = 0;
+	/* PKCS#11 3.0 §4.9 (CKA_ALWAYS_AUTHENTICATE): without C_Login(CKU_CONTEXT_SPECIFIC)
+	 * for this operation C_Sign fails with CKR_USER_NOT_LOGGED_IN, ending it (§5.2); no
+	 * APDU (the card would refuse: 6982) */
+	if (op->kp.always_auth && !op->ctx_auth)
+		return CKR_USER_NOT_LOGGED_IN;
+	op->ctx_auth = 0;
 	payload[0] = op->kr;
 	payload[1] = d->sign;
 	if ((rv = ukm_sign_input(op, payload + 2, &n)) != CKR_OK)

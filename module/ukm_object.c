@@ -207,6 +207,23 @@ static size_t ukm_attr_mechs(const ukm_object *o, const struct ukm_attr_rule *r,
 	return n * sizeof(m[0]);
 }
 
+/* CKA_DESTROYABLE (PKCS#11 3.0 §4.4): as C_DestroyObject behaves (ukm_data.c): a key goes
+ * with its container, so only when the container holds no other pair. */
+static size_t ukm_attr_destroyable(const ukm_object *o, const struct ukm_attr_rule *r,
+                                   uint8_t *out)
+{
+	(void)r;
+	return ukm_put_bool(out, !o->cont->pair[o->usage ^ 1].present);
+}
+
+/* CKA_ALWAYS_AUTHENTICATE (§4.9): the card's flag of the pair (GET DATA 02 tag 82). */
+static size_t ukm_attr_always_auth(const ukm_object *o, const struct ukm_attr_rule *r,
+                                   uint8_t *out)
+{
+	(void)r;
+	return ukm_put_bool(out, o->kp->always_auth != 0);
+}
+
 /* The attribute policy: which attributes each class has, and which are secret. */
 static const struct ukm_attr_rule ukm_attr_rules[] = {
 	/* common storage / key attributes (PKCS#11 3.0 §4.4, §4.7) */
@@ -215,7 +232,7 @@ static const struct ukm_attr_rule ukm_attr_rules[] = {
 	{ CKA_PRIVATE, UKM_BOTH, 0, ukm_attr_private, 0 },
 	{ CKA_MODIFIABLE, UKM_BOTH, 0, ukm_attr_bool_k, CK_FALSE },
 	{ CKA_COPYABLE, UKM_BOTH, 0, ukm_attr_bool_k, CK_FALSE },
-	{ CKA_DESTROYABLE, UKM_BOTH, 0, ukm_attr_bool_k, CK_FALSE },
+	{ CKA_DESTROYABLE, UKM_BOTH, 0, ukm_attr_destroyable, 0 },
 	{ CKA_LABEL, UKM_BOTH, 0, ukm_attr_label, 0 },
 	{ CKA_KEY_TYPE, UKM_BOTH, 0, ukm_attr_key_type, 0 },
 	{ CKA_ID, UKM_BOTH, 0, ukm_attr_id, 0 },
@@ -250,7 +267,7 @@ static const struct ukm_attr_rule ukm_attr_rules[] = {
 	{ CKA_ALWAYS_SENSITIVE, UKM_PRIV, 0, ukm_attr_bool_k, CK_TRUE },
 	{ CKA_NEVER_EXTRACTABLE, UKM_PRIV, 0, ukm_attr_bool_k, CK_TRUE },
 	{ CKA_WRAP_WITH_TRUSTED, UKM_PRIV, 0, ukm_attr_bool_k, CK_FALSE },
-	{ CKA_ALWAYS_AUTHENTICATE, UKM_PRIV, 0, ukm_attr_bool_k, CK_FALSE },
+	{ CKA_ALWAYS_AUTHENTICATE, UKM_PRIV, 0, ukm_attr_always_auth, 0 },
 	/* the secret value: never revealed (CKA_SENSITIVE TRUE, CKA_EXTRACTABLE FALSE) */
 	{ CKA_VALUE, UKM_PRIV, UKM_A_SENSITIVE, ukm_attr_empty, 0 },
 	{ CKA_PRIVATE_EXPONENT, UKM_PRIV, UKM_A_SENSITIVE, ukm_attr_empty, 0 },

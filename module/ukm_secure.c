@@ -233,6 +233,26 @@ CK_RV ukm_secure_reset_pin(ukm_slot *s, const uint8_t *pin, size_t pin_len)
 	return rv;
 }
 
+/* REINITIALISE APPLICATION (docs/apdu.md; GM/T 0016 SKF_DeleteApplication +
+ * SKF_CreateApplication): 84 EE 00 00 {81 label}, the SO verified in THIS session. */
+CK_RV ukm_secure_reinit(ukm_slot *s, const uint8_t *label, size_t len)
+{
+	ukm_rapdu *r = &ukm_secure_resp;
+	uint8_t payload[2 + 32];
+	CK_RV rv;
+
+	if (len == 0 || len > 32)
+		return CKR_GENERAL_ERROR;       /* the caller trims the 32-byte field */
+	payload[0] = 0x81;
+	payload[1] = (uint8_t)len;
+	memcpy(payload + 2, label, len);
+	rv = ukm_secure_command(s, 0x84, 0xEE, 0x00, 0x00, payload, 2 + len, 0, 0, r);
+	if (rv == CKR_OK)
+		rv = ukm_secure_result(s, r);
+	ukm_rapdu_wipe(r);
+	return rv;
+}
+
 /* VERIFY with P1 = FF (ISO 7816-4 §11.5.6): reset the verified state in our session. */
 CK_RV ukm_secure_logout(ukm_slot *s, uint8_t p2)
 {

@@ -188,8 +188,6 @@ static CK_RV ukm_login_in_txn(ukm_slot *s, CK_USER_TYPE type, const uint8_t *pin
 	enum ukm_login want;
 	CK_RV rv;
 
-	if (type == CKU_CONTEXT_SPECIFIC)
-		return CKR_OPERATION_NOT_INITIALIZED;   /* no CKA_ALWAYS_AUTHENTICATE keys */
 	if (type != CKU_USER && type != CKU_SO)
 		return CKR_USER_TYPE_INVALID;
 	want = type == CKU_SO ? UKM_LOGIN_SO : UKM_LOGIN_USER;
@@ -199,6 +197,8 @@ static CK_RV ukm_login_in_txn(ukm_slot *s, CK_USER_TYPE type, const uint8_t *pin
 		return CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
 	if (want == UKM_LOGIN_SO && ukm_session_ro_exists(s))
 		return CKR_SESSION_READ_ONLY_EXISTS;
+	if (want == UKM_LOGIN_USER && (s->cache.user.flags & 0x04))
+		return CKR_USER_PIN_NOT_INITIALIZED;    /* after C_InitToken, until C_InitPIN */
 	if (pin == NULL) {
 		/* §5.6.7: a NULL PIN only where the token has a protected authentication path;
 		 * the SO PIN is never typed on the key (docs/apdu.md). */
@@ -228,6 +228,78 @@ CK_RV ukm_login(ukm_slot *s, CK_USER_TYPE type, const uint8_t *pin, size_t pin_l
 	int txn = ukm_txn_begin(s);
 	CK_RV rv = ukm_login_in_txn(s, type, pin, pin_len);
 
+	ukm_txn_end(s, txn);
+	return rv;
+}
+
+/* The session's operation waiting for a context-specific login: a signature or decryption
+ * with a CKA_ALWAYS_AUTHENTICATE key (PKCS#11 3.0 §4.9); NULL if none. */
+static ukm_sign_op *ukm_context_op(ukm_session *ss)
+{
+	if (ss->sign.active && ss->sign.kp.always_auth)
+		return &ss->sign;
+	if (ss->decrypt.active && ss->decrypt.kp.always_auth)
+		return &ss->decrypt;
+	return NULL;
+}
+
+/* 3.0 §5.6.8 C_Login with CKU_CONTEXT_SPECIFIC: the user PIN again for the operation just
+ * initialised on an always-authenticate key. Secured VERIFY 81 in the token's secure
+ * session, which grants the card's one use of such a key (docs/apdu.md PSO). Deviation
+ * forced by ISO 7816-4 VERIFY: a wrong PIN also ends the user's login in the card's
+ * session, so the module's login state goes back to public. */
+CK_RV ukm_login_context(ukm_slot *s, ukm_session *ss, const uint8_t *pin, size_t pin_len)
+{
+	ukm_sign_op *op = ukm_context_op(ss);
+	CK_RV rv;
+	int txn;
+
+	if (op == NULL)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	if (s->login != UKM_LOGIN_USER)
+		return CKR_USER_NOT_LOGGED_IN;
+	if (pin == NULL)
+		return CKR_ARGUMENTS_BAD;       /* the pinpad logs in, it does not grant one use */
+	if (pin_len < UKM_PIN_MIN || pin_len > UKM_PIN_MAX)
+		return CKR_PIN_INCORRECT;       /* as C_Login: cannot be right, costs no try */
+	txn = ukm_txn_begin(s);
+	rv = ukm_secure_verify(s, 0x81, pin, pin_len);
+	if (rv == CKR_OK)
+		op->ctx_auth = 1;
+	else if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED) {
+		s->login = UKM_LOGIN_NONE;      /* the card logged the user out of the session */
+		ukm_pins_changed(s);
+	}
+	ukm_txn_end(s, txn);
+	return rv;
+}
+
+/* 3.0 §5.6.4 C_InitToken (no session open; checked by the caller): a secure session of its
+ * own, VERIFY 82 (SO PIN), REINITIALISE APPLICATION with the label (the 32-byte blank-padded
+ * field, trailing blanks trimmed), then the SO logs out and every cached view of the card
+ * is dropped. */
+CK_RV ukm_init_token(ukm_slot *s, const uint8_t *pin, size_t pin_len, const CK_UTF8CHAR *label)
+{
+	size_t len = 32;
+	CK_RV rv;
+	int txn;
+
+	if (pin_len < UKM_PIN_MIN || pin_len > UKM_PIN_MAX)
+		return CKR_PIN_INCORRECT;
+	while (len > 1 && label[len - 1] == ' ')
+		len--;
+	txn = ukm_txn_begin(s);
+	rv = ukm_secure_open(s);
+	if (rv == CKR_OK)
+		rv = ukm_secure_verify(s, 0x82, pin, pin_len);
+	if (rv == CKR_OK)
+		rv = ukm_secure_reinit(s, label, len);
+	if (s->login == UKM_LOGIN_SO)
+		(void)ukm_secure_logout(s, 0x82);
+	s->login = UKM_LOGIN_NONE;
+	ukm_card_files_forget(&s->cache);
+	s->cache.have_info = s->cache.have_containers = s->cache.have_files = 0;
+	ukm_pins_changed(s);
 	ukm_txn_end(s, txn);
 	return rv;
 }

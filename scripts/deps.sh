@@ -8,6 +8,7 @@ packages=(
 	libssl-dev openssl                              # OpenSSL 3 (SM2/SM3/SM4)
 	libpcsclite-dev pcscd pcsc-tools                # PC/SC: headers, daemon, scriptor
 	libp11-kit-dev p11-kit opensc softhsm2          # PKCS#11: headers, proxy, pkcs11-tool, oracle
+	gnutls-bin                                      # p11tool: a p11-kit consumer (module_p11kit)
 	libtasn1-6-dev libusb-1.0-0-dev                 # ASN.1 and USB CCID
 	util-linux procps                               # unshare, setpriv; pgrep (tests)
 )

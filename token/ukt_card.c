@@ -172,6 +172,8 @@ static const ins_entry ins_table[] = {
 	  "CHANGE REFERENCE DATA" },
 	{ 0x00, 0x2C, SM_SECURED, 1, 1, 0, 0, p1p2_reset_retry, ukt_cmd_reset_retry,
 	  "RESET RETRY COUNTER" },
+	{ 0x80, 0xEE, SM_SECURED, 0, 1, 0, 0, p1p2_zero, ukt_cmd_reinit,
+	  "REINITIALISE APPLICATION" },
 	{ 0x00, 0xC0, SM_PLAIN, 0, 0, 0, 0, p1p2_zero, cmd_get_response, "GET RESPONSE" },
 	{ 0x00, 0x84, SM_PLAIN, 0, 1, 0, 0, p1p2_zero, ukt_cmd_get_challenge, "GET CHALLENGE" },
 };

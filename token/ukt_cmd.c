@@ -87,7 +87,7 @@ static void put_pin_status(uk_buf *r, unsigned tag, const ukt_pin *pin)
 
 	v[0] = pin->tries;
 	v[1] = pin->max;
-	v[2] = (uint8_t)((pin->flags & UKT_PIN_FLAG_MUST_CHANGE) |
+	v[2] = (uint8_t)((pin->flags & (UKT_PIN_FLAG_MUST_CHANGE | UKT_PIN_FLAG_UNINIT)) |
 	                 (pin->tries == 0 ? UKT_PIN_FLAG_BLOCKED : 0));
 	uk_tlv_put(r, tag, v, sizeof(v));
 }
@@ -103,8 +103,9 @@ static void get_pin_status(const ukt_card *card, uk_buf *r)
 	uk_tlv_put(r, 0x83, lens, sizeof(lens));
 }
 
-/* { 80 01 alg, 7F49 { public key } } with the template GENERATE answers (ukt_alg.c), built
- * inside out so every length comes from the bytes actually written. */
+/* { 80 01 alg, 7F49 { public key } [, 82 01 01 always authenticate] } with the template
+ * GENERATE answers (ukt_alg.c), built inside out so every length comes from the bytes
+ * actually written. */
 static void put_pair_info(uk_buf *r, unsigned tag, const ukt_keypair *k)
 {
 	uk_buf pair;
@@ -114,6 +115,8 @@ static void put_pair_info(uk_buf *r, unsigned tag, const ukt_keypair *k)
 	uk_buf_init(&pair, 0, 0);
 	uk_tlv_put(&pair, 0x80, &k->alg, 1);
 	ukt_alg_put_public(&pair, k->alg, k->pub, k->pub_len);
+	if (k->always_auth)
+		uk_tlv_put(&pair, 0x82, &k->always_auth, 1);
 	if (pair.failed)
 		r->failed = 1;
 	else
@@ -257,7 +260,7 @@ static uint16_t le_check(const uk_apdu *a, size_t n)
 /* The new private key is sealed under the session's token key before it is stored
  * (ukt_keystore.c): the state, in memory and on disk, never holds it in clear. */
 static uint16_t generate_pair(ukt_card *card, const ukt_session *s, unsigned kr,
-                              const ukt_alg *alg, uk_buf *r)
+                              const ukt_alg *alg, int always_auth, uk_buf *r)
 {
 	uint8_t priv[UKT_PRIV_MAX];
 	size_t publen = 0, privlen = 0;
@@ -269,6 +272,7 @@ static uint16_t generate_pair(ukt_card *card, const ukt_session *s, unsigned kr,
 	k = &next.cont[kr / 2].pair[kr % 2];
 	memset(k, 0, sizeof(*k));
 	k->alg = alg->id;
+	k->always_auth = (uint8_t)always_auth;  /* before sealing: it is in the AD */
 	if (alg->generate(k->pub, &publen, priv, &privlen) != 0) {
 		uk_log(UK_LOG_ERROR, "token", "key generation (alg %02X) failed", alg->id);
 		goto out;
@@ -299,8 +303,21 @@ static uint16_t read_public(const ukt_container *cont, unsigned kr, ukt_cmd *c)
 	                                                                     : UK_SW_UNKNOWN;
 }
 
+/* Payload of GENERATE: 80 01 <alg> [81 01 01 always authenticate]. *aa = 1 when the flag
+ * is there; 0, or -1 malformed (6A80). */
+static int generate_parse(const ukt_cmd *c, int *aa)
+{
+	if (c->len != 3 && c->len != 6)
+		return -1;
+	if (c->data[0] != 0x80 || c->data[1] != 1)
+		return -1;
+	*aa = c->len == 6;
+	return c->len == 3 || (c->data[3] == 0x81 && c->data[4] == 1 && c->data[5] == 1) ? 0 : -1;
+}
+
 /* GENERATE ASYMMETRIC KEY PAIR, ISO 7816-8 §5.1: P1 80 generates (secured, user PIN) a pair
- * of the algorithm in 80 01 <alg> (ukt_alg.c), P1 81 reads the public key of an existing
+ * of the algorithm in 80 01 <alg> (ukt_alg.c), optionally always-authenticate (81 01 01:
+ * each PSO with it needs a user VERIFY since its last use), P1 81 reads the public key of an existing
  * pair. P2 = key reference. The answer is 7F49 with the public-key objects of
  * ISO 7816-8 §5.1 table 3: 86 point (EC), 81 modulus and 82 exponent (RSA). */
 uint16_t ukt_cmd_generate(ukt_card *card, ukt_cmd *c)
@@ -309,6 +326,7 @@ uint16_t ukt_cmd_generate(ukt_card *card, ukt_cmd *c)
 	const ukt_container *cont = &card->st.cont[kr / 2];
 	const ukt_alg *alg;
 	uint16_t sw;
+	int aa = 0;
 
 	if (c->apdu->p1 == 0x81)
 		return read_public(cont, kr, c);
@@ -317,7 +335,7 @@ uint16_t ukt_cmd_generate(ukt_card *card, ukt_cmd *c)
 	if (!c->sess->verified[UKT_PIN_USER] || !c->sess->has_tk ||
 	    card->st.pin[UKT_PIN_USER].tries == 0)
 		return UK_SW_SECURITY_STATUS;
-	if (c->len != 3 || c->data[0] != 0x80 || c->data[1] != 1)
+	if (generate_parse(c, &aa) != 0)
 		return UK_SW_WRONG_DATA;
 	alg = ukt_alg_find(c->data[2]);
 	if (alg == NULL)
@@ -325,7 +343,7 @@ uint16_t ukt_cmd_generate(ukt_card *card, ukt_cmd *c)
 	if (!cont->present)
 		return UK_SW_REF_NOT_FOUND;
 	sw = le_check(c->apdu, alg->tpl_len);
-	return sw == UK_SW_OK ? generate_pair(card, c->sess, kr, alg, c->resp) : sw;
+	return sw == UK_SW_OK ? generate_pair(card, c->sess, kr, alg, aa, c->resp) : sw;
 }
 
 /* Unseal the key for this one operation (ukt_keystore.c), run the mechanism, wipe. Input
@@ -371,6 +389,10 @@ uint16_t ukt_cmd_pso(ukt_card *card, ukt_cmd *c)
 	n = c->len - 2;
 	if (n < m->min || n > m->max || (m->len_ok != NULL && !m->len_ok(n)))
 		return UK_SW_WRONG_LENGTH;
+	/* always-authenticate key (PKCS#11 CKA_ALWAYS_AUTHENTICATE): one use per user VERIFY
+	 * in this session */
+	if (k->always_auth && !c->sess->aa_grant)
+		return UK_SW_SECURITY_STATUS;
 	if (op == UKT_PSO_SIGN) {
 		sw = le_check(c->apdu, ukt_alg_find(k->alg)->sig_len);
 		if (sw != UK_SW_OK)
@@ -381,6 +403,8 @@ uint16_t ukt_cmd_pso(ukt_card *card, ukt_cmd *c)
 	}
 	if (!c->sess->has_tk)
 		return UK_SW_SECURITY_STATUS;
+	if (k->always_auth)
+		c->sess->aa_grant = 0;  /* used even if the operation then fails */
 	return pso_run(c->sess, kr, k, m, c);
 }
 

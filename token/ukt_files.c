@@ -241,8 +241,10 @@ static void index_slot(ukt_card *card, int slot)
 	uk_buf_init(&img, FILE_IMG_MAX, 0);
 	(void)file_unlink(card->dir, slot, 1);  /* a write interrupted before its rename */
 	r = file_read(card->dir, slot, &img);
-	if (r != 0 && slot_is_cert(slot) && !card->st.cont[slot / 2].present) {
-		/* orphan: DELETE CONTAINER's state was written, the unlink did not happen */
+	if (r != 0 && (card->st.sweep_files ||
+	               (slot_is_cert(slot) && !card->st.cont[slot / 2].present))) {
+		/* orphan: DELETE CONTAINER's (or REINITIALISE's) state was written, the unlink
+		 * did not happen */
 		if (file_unlink(card->dir, slot, 0) == 0)
 			(void)ukt_fs_sync_dir(card->dir);
 		r = 0;
@@ -396,6 +398,22 @@ static uint16_t create_check(const ukt_card *card, int slot, size_t size, size_t
 	return UK_SW_OK;
 }
 
+/* The sweep mark of REINITIALISE (ukt_cmd_reinit.c) removes every file at open: it must be
+ * durably gone before a file is created, or that file would be swept. 9000 or 6581. */
+static uint16_t sweep_clear(ukt_card *card)
+{
+	ukt_state next;
+	uint16_t sw;
+
+	if (!card->st.sweep_files)
+		return UK_SW_OK;
+	memcpy(&next, &card->st, sizeof(next));
+	next.sweep_files = 0;
+	sw = ukt_state_commit(card, &next);
+	ukt_state_wipe(&next);
+	return sw;
+}
+
 /* CREATE FILE: an empty EF of the given size; it becomes the current file (ISO 7816-9
  * §6.1, as CREATE FILE does). */
 uint16_t ukt_files_create(ukt_card *card, uint16_t fid, size_t size, const uint8_t *name,
@@ -410,6 +428,9 @@ uint16_t ukt_files_create(ukt_card *card, uint16_t fid, size_t size, const uint8
 		return sw;
 	if (!slot_is_cert(slot) && data_name_taken(card, name, name_len))
 		return UK_SW_ALREADY_EXISTS;
+	sw = sweep_clear(card);
+	if (sw != UK_SW_OK)
+		return sw;
 	memset(&m, 0, sizeof(m));
 	m.state = FS_OK;
 	m.size = (uint32_t)size;
@@ -462,6 +483,20 @@ void ukt_files_drop_container(ukt_card *card, unsigned idx)
 		if (card->files->cur == slot)
 			card->files->cur = -1;
 	}
+	(void)ukt_fs_sync_dir(card->dir);
+}
+
+void ukt_files_drop_all(ukt_card *card)
+{
+	int slot;
+
+	for (slot = 0; slot < FILE_SLOTS; slot++) {
+		if (card->files->f[slot].state == FS_ABSENT)
+			continue;
+		(void)file_unlink(card->dir, slot, 0);  /* else swept at the next open */
+		memset(&card->files->f[slot], 0, sizeof(file_meta));
+	}
+	card->files->cur = -1;
 	(void)ukt_fs_sync_dir(card->dir);
 }
 

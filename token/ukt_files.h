@@ -68,5 +68,8 @@ uint16_t ukt_files_read(ukt_card *card, size_t off, size_t max, uk_buf *r, int *
 uint16_t ukt_files_write(ukt_card *card, size_t off, const uint8_t *p, size_t n);
 /* After DELETE CONTAINER's state write: remove the certificates of container idx. */
 void ukt_files_drop_container(ukt_card *card, unsigned idx);
+/* After REINITIALISE APPLICATION's state write: remove every file (a failed unlink is
+ * retried at the next open, st.sweep_files). */
+void ukt_files_drop_all(ukt_card *card);
 
 #endif

@@ -40,7 +40,9 @@
                                  * containers and files (ukt_files.c) count against it */
 
 enum { UKT_PIN_USER = 0, UKT_PIN_SO = 1 };
-enum { UKT_PIN_FLAG_BLOCKED = 0x01, UKT_PIN_FLAG_MUST_CHANGE = 0x02 };
+/* UNINIT: the user PIN after REINITIALISE APPLICATION, until RESET RETRY COUNTER sets it
+ * (no token key is sealed under it: VERIFY answers 6984, reference data not usable). */
+enum { UKT_PIN_FLAG_BLOCKED = 0x01, UKT_PIN_FLAG_MUST_CHANGE = 0x02, UKT_PIN_FLAG_UNINIT = 0x04 };
 /* GET DATA 00 tag 89: what the key has besides the card (docs/apdu.md) */
 enum { UKT_FEATURE_BUTTON = 0x01, UKT_FEATURE_PINPAD = 0x02 };
 enum { UKT_ALG_SM2 = 0x01, UKT_ALG_P256 = 0x02, UKT_ALG_RSA2048 = 0x03 };
@@ -61,6 +63,7 @@ typedef struct ukt_pin {
 typedef struct ukt_keypair {
 	uint8_t present;
 	uint8_t alg;
+	uint8_t always_auth;    /* PSO needs a user VERIFY since its last use (CKA_ALWAYS_AUTHENTICATE) */
 	uint16_t pub_len;
 	uint16_t wrapped_len;
 	uint8_t pub[UKT_PUB_MAX];
@@ -83,6 +86,8 @@ typedef struct ukt_state {
 	uint8_t zone;
 	ukt_pin pin[2];
 	ukt_container cont[UKT_MAX_CONTAINERS];
+	uint8_t sweep_files;    /* set by REINITIALISE APPLICATION: every file on disk predates
+	                         * the application and is removed at open; CREATE FILE clears it */
 } ukt_state;
 
 /* An SM4 session key (docs/apdu.md IMPORT SESSION KEY): RAM only, in one secure session;
@@ -100,6 +105,9 @@ typedef struct ukt_session {
 	uint8_t verified[2];    /* per PIN: verified in this session */
 	uint8_t has_tk;         /* tk valid: set while a PIN is verified in this session */
 	uint8_t tk[UKT_TK_LEN]; /* token key, unwrapped by that PIN; wiped with the session */
+	uint8_t has_so_kek;     /* so_kek valid: the SO PIN is verified in this session */
+	uint8_t so_kek[UKT_TK_LEN]; /* SO PIN's KEK: REINITIALISE seals a new TK under it */
+	uint8_t aa_grant;       /* one PSO with an always-authenticate key: set by user VERIFY */
 	uk_sm_session sm;
 	ukt_skey skey[UKT_SESSION_KEYS];       /* ukt_cmd_import.c */
 	uint32_t skey_seq;
@@ -154,6 +162,9 @@ void ukt_pin_logout(ukt_session *s, int which);
 uint16_t ukt_cmd_verify_pinpad(ukt_card *card, ukt_cmd *c);
 uint16_t ukt_cmd_change_ref(ukt_card *card, ukt_cmd *c);
 uint16_t ukt_cmd_reset_retry(ukt_card *card, ukt_cmd *c);
+/* ukt_cmd_reinit.c: REINITIALISE APPLICATION (GM/T 0016 SKF_DeleteApplication +
+ * SKF_CreateApplication), the SO's PKCS#11 C_InitToken */
+uint16_t ukt_cmd_reinit(ukt_card *card, ukt_cmd *c);
 
 /* ukt_keystore.c: token key TK wrapped under each PIN, private keys sealed under TK */
 int ukt_keystore_provision(ukt_state *st, const uint8_t *user, size_t ulen, const uint8_t *so,
@@ -162,6 +173,12 @@ int ukt_keystore_tk_wrap(ukt_pin *pin, int which, const uint8_t *value, size_t l
                          const uint8_t tk[UKT_TK_LEN]);        /* fresh salt; 0 or -1 */
 int ukt_keystore_tk_unwrap(const ukt_pin *pin, int which, const uint8_t *value, size_t len,
                            uint8_t tk[UKT_TK_LEN]);            /* 1 right PIN, 0 wrong, -1 */
+/* As tk_unwrap, also giving the PIN's KEK (kek may be NULL). */
+int ukt_keystore_tk_unwrap_kek(const ukt_pin *pin, int which, const uint8_t *value, size_t len,
+                               uint8_t tk[UKT_TK_LEN], uint8_t *kek);
+/* Seal tk under an already derived KEK, keeping the PIN's salt and iterations. 0 or -1. */
+int ukt_keystore_tk_seal_kek(ukt_pin *pin, int which, const uint8_t kek[UKT_TK_LEN],
+                             const uint8_t tk[UKT_TK_LEN]);
 /* Seal priv (n <= UKT_PRIV_MAX) into k; k->alg, k->pub, k->pub_len set first. 0 or -1. */
 int ukt_keystore_key_seal(const uint8_t tk[UKT_TK_LEN], unsigned kr, ukt_keypair *k,
                           const uint8_t *priv, size_t n);

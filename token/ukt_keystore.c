@@ -114,8 +114,8 @@ out:
 	return rc;
 }
 
-int ukt_keystore_tk_unwrap(const ukt_pin *pin, int which, const uint8_t *value, size_t len,
-                           uint8_t tk[UKT_TK_LEN])
+int ukt_keystore_tk_unwrap_kek(const ukt_pin *pin, int which, const uint8_t *value, size_t len,
+                               uint8_t tk[UKT_TK_LEN], uint8_t *kek_out)
 {
 	uint8_t kek[UKT_TK_LEN], ad[5];
 	int r = -1;
@@ -125,9 +125,28 @@ int ukt_keystore_tk_unwrap(const ukt_pin *pin, int which, const uint8_t *value, 
 	tk_ad(ad, which);
 	r = aead_open(kek, ad, sizeof(ad), pin->wrapped_tk, UKT_WRAPPED_TK_LEN, tk);
 	r = r == 0 ? 1 : r == 1 ? 0 : -1;
+	if (r == 1 && kek_out != NULL)
+		memcpy(kek_out, kek, sizeof(kek));
 out:
 	uk_wipe(kek, sizeof(kek));
 	return r;
+}
+
+int ukt_keystore_tk_unwrap(const ukt_pin *pin, int which, const uint8_t *value, size_t len,
+                           uint8_t tk[UKT_TK_LEN])
+{
+	return ukt_keystore_tk_unwrap_kek(pin, which, value, len, tk, NULL);
+}
+
+/* A new TK under a PIN whose KEK the session holds (REINITIALISE: the SO PIN is not sent
+ * again). A fresh random nonce per seal, so reusing the salt (the same KEK) is safe. */
+int ukt_keystore_tk_seal_kek(ukt_pin *pin, int which, const uint8_t kek[UKT_TK_LEN],
+                             const uint8_t tk[UKT_TK_LEN])
+{
+	uint8_t ad[5];
+
+	tk_ad(ad, which);
+	return aead_seal(kek, ad, sizeof(ad), tk, UKT_TK_LEN, pin->wrapped_tk);
 }
 
 /* Factory PIN record: full tries, must be changed, TK sealed under the PIN. */
@@ -163,8 +182,11 @@ out:
 	return rc;
 }
 
-/* AD of a sealed private key: "UKPK" || KR || alg || public encoding (1..UKT_PUB_MAX). */
-static size_t key_ad(uint8_t ad[4 + 2 + UKT_PUB_MAX], unsigned kr, const ukt_keypair *k)
+/* AD of a sealed private key: "UKPK" || KR || alg || public encoding (1..UKT_PUB_MAX)
+ * [|| 01 for an always-authenticate key], so clearing that flag in the state file makes the
+ * key not open (keys without it keep the AD they always had). */
+#define KEY_AD_MAX (4 + 2 + UKT_PUB_MAX + 1)
+static size_t key_ad(uint8_t ad[KEY_AD_MAX], unsigned kr, const ukt_keypair *k)
 {
 	size_t n = k->pub_len <= UKT_PUB_MAX ? k->pub_len : 0;
 
@@ -172,13 +194,16 @@ static size_t key_ad(uint8_t ad[4 + 2 + UKT_PUB_MAX], unsigned kr, const ukt_key
 	ad[4] = (uint8_t)kr;
 	ad[5] = k->alg;
 	memcpy(ad + 6, k->pub, n);
-	return 6 + n;
+	if (!k->always_auth)
+		return 6 + n;
+	ad[6 + n] = 0x01;
+	return 7 + n;
 }
 
 int ukt_keystore_key_seal(const uint8_t tk[UKT_TK_LEN], unsigned kr, ukt_keypair *k,
                           const uint8_t *priv, size_t n)
 {
-	uint8_t ad[4 + 2 + UKT_PUB_MAX];
+	uint8_t ad[KEY_AD_MAX];
 	size_t adlen = key_ad(ad, kr, k);
 
 	if (n == 0 || n > UKT_PRIV_MAX || aead_seal(tk, ad, adlen, priv, n, k->wrapped) != 0)
@@ -190,7 +215,7 @@ int ukt_keystore_key_seal(const uint8_t tk[UKT_TK_LEN], unsigned kr, ukt_keypair
 int ukt_keystore_key_open(const uint8_t tk[UKT_TK_LEN], unsigned kr, const ukt_keypair *k,
                           uint8_t priv[UKT_PRIV_MAX], size_t *n)
 {
-	uint8_t ad[4 + 2 + UKT_PUB_MAX];
+	uint8_t ad[KEY_AD_MAX];
 	size_t adlen = key_ad(ad, kr, k);
 
 	if (k->wrapped_len <= UKT_AEAD_OVERHEAD || k->wrapped_len > UKT_WRAPPED_KEY_MAX ||

@@ -30,9 +30,12 @@ int ukt_pin_valid_format(const uint8_t *value, size_t len)
 	return letters && digits;
 }
 
-/* ISO 7816-4 §11.5.6: 63Cx with x tries left, 6983 when blocked. */
+/* ISO 7816-4 §11.5.6: 63Cx with x tries left, 6983 when blocked; 6984 (reference data not
+ * usable, ISO 7816-4 §5.6) for a user PIN REINITIALISE left uninitialised. */
 uint16_t ukt_pin_status_sw(const ukt_pin *pin)
 {
+	if (pin->flags & UKT_PIN_FLAG_UNINIT)
+		return UK_SW_DATA_INVALID;
 	if (pin->tries == 0)
 		return UK_SW_AUTH_BLOCKED;
 	return (uint16_t)(UK_SW_TRIES_LEFT | (pin->tries & 0x0F));
@@ -43,20 +46,22 @@ uint16_t ukt_pin_status_sw(const ukt_pin *pin)
  * next->pin[which].tries is back at the maximum, not yet committed: the caller adds its
  * change and commits once. Returns 9000, 63Cx, 6983, 6581 or 6F00. */
 static uint16_t pin_check(ukt_card *card, ukt_state *next, int which, const uint8_t *value,
-                          size_t len, uint8_t tk[UKT_TK_LEN])
+                          size_t len, uint8_t tk[UKT_TK_LEN], uint8_t *kek)
 {
 	ukt_pin *pin = &next->pin[which];
 	uint16_t sw;
 	int r;
 
 	memcpy(next, &card->st, sizeof(*next));
+	if (pin->flags & UKT_PIN_FLAG_UNINIT)
+		return UK_SW_DATA_INVALID;      /* nothing to compare with: no try used */
 	if (pin->tries == 0)
 		return UK_SW_AUTH_BLOCKED;
 	pin->tries--;
 	sw = ukt_state_commit(card, next);
 	if (sw != UK_SW_OK)
 		return sw;                      /* not durable: nothing is compared */
-	r = ukt_keystore_tk_unwrap(pin, which, value, len, tk);
+	r = ukt_keystore_tk_unwrap_kek(pin, which, value, len, tk, kek);
 	if (r < 0)
 		return UK_SW_UNKNOWN;
 	if (r == 0)
@@ -72,6 +77,10 @@ void ukt_pin_logout(ukt_session *s, int which)
 	if (which == UKT_PIN_USER) {
 		uk_wipe(s->skey, sizeof(s->skey));
 		s->skey_seq = 0;
+		s->aa_grant = 0;
+	} else {
+		uk_wipe(s->so_kek, sizeof(s->so_kek));
+		s->has_so_kek = 0;
 	}
 	if (!s->verified[UKT_PIN_USER] && !s->verified[UKT_PIN_SO]) {
 		uk_wipe(s->tk, sizeof(s->tk));
@@ -80,25 +89,34 @@ void ukt_pin_logout(ukt_session *s, int which)
 }
 
 /* VERIFY (docs/apdu.md): ISO 7816-4 §11.5.6. A failed write (6581) leaves the session's
- * state as it was; any other failure logs the PIN out of the session (ISO 7816-4). */
+ * state as it was; any other failure logs the PIN out of the session (ISO 7816-4). A user
+ * VERIFY also grants one PSO with an always-authenticate key (consumed by it); an SO VERIFY
+ * keeps the SO PIN's KEK in the session for REINITIALISE (wiped at SO logout). */
 uint16_t ukt_pin_login(ukt_card *card, ukt_session *s, int which, const uint8_t *value,
                        size_t len)
 {
-	uint8_t tk[UKT_TK_LEN];
+	uint8_t tk[UKT_TK_LEN], kek[UKT_TK_LEN];
 	ukt_state next;
 	uint16_t sw;
 
-	sw = pin_check(card, &next, which, value, len, tk);
+	sw = pin_check(card, &next, which, value, len, tk, kek);
 	if (sw == UK_SW_OK)
 		sw = ukt_state_commit(card, &next);
 	if (sw == UK_SW_OK) {
 		s->verified[which] = 1;
 		memcpy(s->tk, tk, sizeof(tk));
 		s->has_tk = 1;
-	} else if (sw != UK_SW_MEMORY_FAILURE) {
+		if (which == UKT_PIN_USER)
+			s->aa_grant = 1;
+		else {
+			memcpy(s->so_kek, kek, sizeof(kek));
+			s->has_so_kek = 1;
+		}
+	} else if (sw != UK_SW_MEMORY_FAILURE && sw != UK_SW_DATA_INVALID) {
 		ukt_pin_logout(s, which);
 	}
 	uk_wipe(tk, sizeof(tk));
+	uk_wipe(kek, sizeof(kek));
 	ukt_state_wipe(&next);
 	return sw;
 }
@@ -121,6 +139,8 @@ uint16_t ukt_cmd_verify_pinpad(ukt_card *card, ukt_cmd *c)
 		return UK_SW_FUNC_UNSUPPORTED;
 	if (c->len != 0)
 		return UK_SW_WRONG_LENGTH;
+	if (card->st.pin[UKT_PIN_USER].flags & UKT_PIN_FLAG_UNINIT)
+		return UK_SW_DATA_INVALID;
 	if (card->st.pin[UKT_PIN_USER].tries == 0)
 		return UK_SW_AUTH_BLOCKED;
 	sw = UK_SW_CONDITIONS;
@@ -172,7 +192,7 @@ uint16_t ukt_cmd_change_ref(ukt_card *card, ukt_cmd *c)
 	sw = UK_SW_WRONG_DATA;
 	if (!ukt_pin_valid_format(new, nlen))
 		goto out;
-	sw = pin_check(card, &next, which, old, olen, tk);
+	sw = pin_check(card, &next, which, old, olen, tk, NULL);
 	if (sw != UK_SW_OK)
 		goto out;
 	next.pin[which].flags &= (uint8_t)~UKT_PIN_FLAG_MUST_CHANGE;
@@ -204,7 +224,7 @@ uint16_t ukt_cmd_reset_retry(ukt_card *card, ukt_cmd *c)
 	memcpy(&next, &card->st, sizeof(next));
 	pin = &next.pin[UKT_PIN_USER];
 	pin->tries = pin->max;
-	pin->flags |= UKT_PIN_FLAG_MUST_CHANGE;
+	pin->flags = (uint8_t)((pin->flags | UKT_PIN_FLAG_MUST_CHANGE) & ~UKT_PIN_FLAG_UNINIT);
 	sw = ukt_keystore_tk_wrap(pin, UKT_PIN_USER, c->data, c->len, s->tk) == 0
 	     ? ukt_state_commit(card, &next) : UK_SW_UNKNOWN;
 	if (sw == UK_SW_OK)

@@ -38,11 +38,12 @@
 /* Content tags (private to this file format). */
 enum {
 	T_SERIAL = 0xC0, T_LABEL = 0xC1, T_ZONE = 0xC2, T_PIN_USER = 0xC3, T_PIN_SO = 0xC4,
+	T_SWEEP = 0xC5,        /* present: files predate the application (REINITIALISE) */
 	T_CONTAINER = 0xE0,
 	/* inside a container */
 	T_C_INDEX = 0x80, T_C_NAME = 0x81, T_C_PAIR0 = 0xA0, T_C_PAIR1 = 0xA1,
 	/* inside a pair */
-	T_K_ALG = 0x80, T_K_SEALED = 0x82, T_K_PUB = 0x86,   /* v1 had 81 = clear scalar */
+	T_K_ALG = 0x80, T_K_SEALED = 0x82, T_K_FLAGS = 0x83, T_K_PUB = 0x86, /* v1: 81 clear */
 };
 
 #define PIN_REC_LEN (3 + 4 + UKT_SALT_LEN + UKT_WRAPPED_TK_LEN)
@@ -85,6 +86,8 @@ static void put_pair(uk_buf *b, unsigned tag, const ukt_keypair *k)
 	uk_tlv_put(&in, T_K_ALG, &k->alg, 1);
 	uk_tlv_put(&in, T_K_SEALED, k->wrapped, k->wrapped_len);
 	uk_tlv_put(&in, T_K_PUB, k->pub, k->pub_len);
+	if (k->always_auth)
+		uk_tlv_put(&in, T_K_FLAGS, &k->always_auth, 1);
 	if (in.failed)
 		b->failed = 1;
 	else
@@ -130,6 +133,8 @@ static int state_encode(const ukt_state *st, uk_buf *b)
 	for (i = 0; i < UKT_MAX_CONTAINERS; i++)
 		if (st->cont[i].present)
 			put_container(b, i, &st->cont[i]);
+	if (st->sweep_files)
+		uk_tlv_put(b, T_SWEEP, &st->sweep_files, 1);
 	if (b->failed)
 		return -1;
 	uk_set_u32(b->data + 12, (uint32_t)(b->len - start));
@@ -159,7 +164,8 @@ static int get_pin(const uk_tlv *t, ukt_pin *pin)
 static int get_pair(const uk_tlv *t, ukt_keypair *k)
 {
 	const ukt_alg *a;
-	uk_tlv alg, sealed, pub;
+	uk_tlv alg, sealed, pub, flags;
+	int r;
 
 	if (uk_tlv_find(t->value, t->len, T_K_ALG, &alg) != 1 || alg.len != 1 ||
 	    (a = ukt_alg_find(alg.value[0])) == NULL ||
@@ -168,6 +174,10 @@ static int get_pair(const uk_tlv *t, ukt_keypair *k)
 	    uk_tlv_find(t->value, t->len, T_K_PUB, &pub) != 1 || pub.len > sizeof(k->pub) ||
 	    !a->pub_valid(pub.value, pub.len))
 		return -1;
+	r = uk_tlv_find(t->value, t->len, T_K_FLAGS, &flags);
+	if (r < 0 || (r == 1 && (flags.len != 1 || flags.value[0] != 0x01)))
+		return -1;
+	k->always_auth = (uint8_t)r;
 	k->present = 1;
 	k->alg = alg.value[0];
 	k->wrapped_len = (uint16_t)sealed.len;
@@ -234,6 +244,11 @@ static int get_item(const uk_tlv *t, ukt_state *st, unsigned *seen)
 		return get_pin(t, &st->pin[UKT_PIN_SO]);
 	case T_CONTAINER:
 		return get_container(t, st);
+	case T_SWEEP:
+		if (t->len != 1 || t->value[0] != 1)
+			return -1;
+		st->sweep_files = 1;
+		return 0;
 	default:
 		return 0;       /* unknown items are skipped (forward compatibility) */
 	}

@@ -35,4 +35,21 @@
 #define UKEY_SM2_DEFAULT_ID "1234567812345678"
 #define UKEY_SM2_DEFAULT_ID_LEN 16
 
+/* The vendor interface "ukey" (PKCS#11 3.0 §3.6 CK_INTERFACE), version 1.0: found with
+ * C_GetInterface((CK_UTF8CHAR_PTR)UKEY_INTERFACE_NAME, &version, &iface, 0) and listed by
+ * C_GetInterfaceList after the "PKCS 11" interfaces. pFunctionList points at a
+ * CK_UKEY_FUNCTION_LIST, whose first member is its version as §3.6 requires.
+ * May be used before C_Initialize only with UKEY_ALL_SLOTS (docs/pkcs11-profile.md). */
+#define UKEY_INTERFACE_NAME "ukey"
+#define UKEY_INTERFACE_VERSION_MAJOR 1
+#define UKEY_INTERFACE_VERSION_MINOR 0
+#define UKEY_ALL_SLOTS (~0UL)           /* get_apdu_count: the total over every slot */
+
+typedef struct CK_UKEY_FUNCTION_LIST {
+	CK_VERSION version;             /* 1.0 */
+	/* Command APDUs this process has sent to the card in slot (SCardTransmit calls,
+	 * GET RESPONSE included) since the module was loaded; UKEY_ALL_SLOTS: all slots. */
+	CK_RV (*get_apdu_count)(CK_SLOT_ID slot, CK_ULONG *count);
+} CK_UKEY_FUNCTION_LIST;
+
 #endif

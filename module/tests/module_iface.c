@@ -11,6 +11,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "ukey-pkcs11.h"
 #include "ukey-pkcs11-3.h"
 #include "uk_test.h"
 
@@ -33,13 +34,19 @@ static void check_interface_list(CK_C_GetInterfaceList list)
 
 	UK_CHECK_EQ(list(NULL, NULL), CKR_ARGUMENTS_BAD);
 	UK_CHECK_EQ(list(NULL, &n), CKR_OK);
-	UK_CHECK_EQ(n, 2);
-	n = 1;
+	UK_CHECK_EQ(n, 3);
+	n = 2;
 	UK_CHECK_EQ(list(ifs, &n), CKR_BUFFER_TOO_SMALL);
-	UK_CHECK_EQ(n, 2);
+	UK_CHECK_EQ(n, 3);
 	n = 4;
 	UK_CHECK_EQ(list(ifs, &n), CKR_OK);
-	UK_CHECK_EQ(n, 2);
+	UK_CHECK_EQ(n, 3);
+	/* The standard interfaces first, then the vendor one (ukey-pkcs11.h). */
+	UK_CHECK(strcmp((const char *)ifs[2].pInterfaceName, UKEY_INTERFACE_NAME) == 0);
+	v = ifs[2].pFunctionList;
+	UK_CHECK(v->major == UKEY_INTERFACE_VERSION_MAJOR && v->minor == UKEY_INTERFACE_VERSION_MINOR);
+	UK_CHECK_EQ(ifs[2].flags, 0);
+	n = 2;
 	for (i = 0; i < n; i++) {
 		UK_CHECK(strcmp((const char *)ifs[i].pInterfaceName, "PKCS 11") == 0);
 		UK_CHECK_EQ(ifs[i].flags, 0);   /* not fork-safe: the child re-initialises */
@@ -71,6 +78,32 @@ static void check_get_interface(CK_C_GetInterface get)
 	UK_CHECK_EQ(get((CK_UTF8CHAR_PTR)"Vendor ukey", NULL, &i, 0), CKR_ARGUMENTS_BAD);
 	UK_CHECK_EQ(get(NULL, &v31, &i, 0), CKR_ARGUMENTS_BAD);
 	UK_CHECK_EQ(get(NULL, NULL, &i, CKF_INTERFACE_FORK_SAFE), CKR_ARGUMENTS_BAD);
+}
+
+/* The vendor interface "ukey" 1.0: a NULL name never finds it (§5.4.6 default interface);
+ * its APDU total works before C_Initialize and is 0 with no card; a slot needs the
+ * library, an unknown slot is CKR_SLOT_ID_INVALID. */
+static void check_vendor_interface(CK_C_GetInterface get)
+{
+	CK_VERSION v10 = { UKEY_INTERFACE_VERSION_MAJOR, UKEY_INTERFACE_VERSION_MINOR };
+	CK_VERSION v11 = { 1, 1 };
+	CK_INTERFACE_PTR i = NULL;
+	CK_UKEY_FUNCTION_LIST *u;
+	CK_ULONG n = 99;
+
+	UK_CHECK_EQ(get(NULL, &v10, &i, 0), CKR_ARGUMENTS_BAD);
+	UK_CHECK_EQ(get((CK_UTF8CHAR_PTR)UKEY_INTERFACE_NAME, &v11, &i, 0), CKR_ARGUMENTS_BAD);
+	UK_CHECK_EQ(get((CK_UTF8CHAR_PTR)UKEY_INTERFACE_NAME, NULL, &i, 0), CKR_OK);
+	UK_CHECK_EQ(get((CK_UTF8CHAR_PTR)UKEY_INTERFACE_NAME, &v10, &i, 0), CKR_OK);
+	u = i->pFunctionList;
+	UK_CHECK(u->version.major == 1 && u->version.minor == 0);
+	UK_CHECK_EQ(u->get_apdu_count(UKEY_ALL_SLOTS, NULL), CKR_ARGUMENTS_BAD);
+	UK_CHECK_EQ(u->get_apdu_count(UKEY_ALL_SLOTS, &n), CKR_OK);
+	UK_CHECK_EQ(n, 0);
+	UK_CHECK_EQ(u->get_apdu_count(0, &n), CKR_CRYPTOKI_NOT_INITIALIZED);
+	UK_CHECK_EQ(f3->C_Initialize(NULL), CKR_OK);
+	UK_CHECK_EQ(u->get_apdu_count(0, &n), CKR_SLOT_ID_INVALID);
+	UK_CHECK_EQ(f3->C_Finalize(NULL), CKR_OK);
 }
 
 /* Every 3.0 slot of the list is filled. */
@@ -168,6 +201,7 @@ int main(int argc, char **argv)
 	check_interface_list(list);
 	check_get_interface(get);
 	check_list_complete();
+	check_vendor_interface(get);
 	check_30_functions();
 	check_wait();
 	dlclose(so);
