@@ -125,6 +125,7 @@ typedef struct ukm_slot {
 	enum ukm_login login;
 	unsigned long session_count, rw_count;
 	atomic_ulong apdus;             /* command APDUs sent (ukm_vendor.c: get_apdu_count) */
+	uint32_t skey_seq;              /* session keys the card made or imported (ukm_skey.c) */
 } ukm_slot;
 
 /* ---- PC/SC (ukm_pcsc.c) ---- */
@@ -221,10 +222,66 @@ typedef struct ukm_object {
 	const ukm_keypair *kp;          /* key objects: the pair (algorithm, public key) */
 	ukm_slot *slot;                 /* certificates and data objects: read lazily */
 	unsigned file;                  /* CKO_CERTIFICATE: KR; CKO_DATA: nn of D0 nn */
+	struct ukm_skey *sk;            /* CKO_SECRET_KEY: the session object (ukm_skey.c) */
 } ukm_object;
 
-/* Handle kinds (bits 6-7 of a handle; 0 = key objects, ukm_object.c). */
-enum { UKM_KIND_KEY = 0, UKM_KIND_CERT = 1, UKM_KIND_DATA = 2 };
+/* Handle kinds (bits 6-7 of a handle; 0 = key objects, ukm_object.c; 3 = session secret
+ * keys, ukm_skey.c). */
+enum { UKM_KIND_KEY = 0, UKM_KIND_CERT = 1, UKM_KIND_DATA = 2, UKM_KIND_SKEY = 3 };
+
+/* ---- session secret keys (ukm_skey.c) ----
+ * CKO_SECRET_KEY session objects (PKCS#11 3.0 §4.10): SM4 keys held by the card in its
+ * secure session (GENERATE / IMPORT SESSION KEY, docs/apdu.md; the module keeps only the
+ * card's handle), and generic secrets for HMAC-SM3 kept by the module. */
+#define UKM_MAX_SKEYS 64                /* the 6 low bits of a handle */
+#define UKM_SKEY_VALUE_MAX 1024
+#define UKM_CARD_SKEYS 4                /* session keys a card session holds */
+typedef struct ukm_skey {
+	int used;
+	CK_SLOT_ID slot;
+	unsigned epoch;
+	CK_SESSION_HANDLE owner;        /* destroyed when this session closes (§4.4) */
+	CK_KEY_TYPE type;               /* CKK_UKEY_SM4 or CKK_GENERIC_SECRET */
+	uint8_t card_handle;            /* SM4: the card's session-key handle */
+	uint32_t seq;                   /* SM4: card import order (UKM_CARD_SKEYS live) */
+	uint8_t *value;                 /* generic secret (heap, wiped) */
+	size_t len;
+	uint8_t label[UKM_NAME_MAX];
+	size_t label_len;
+	uint8_t id[UKM_NAME_MAX];
+	size_t id_len;
+	uint8_t priv, sensitive, extractable, always_sensitive, never_extractable, local;
+	uint8_t enc, dec, sign, verify;
+} ukm_skey;
+
+/* A new session object (a free slot of the table) or NULL (CKR_DEVICE_MEMORY). */
+ukm_skey *ukm_skey_new(ukm_slot *s, CK_SESSION_HANDLE owner);
+CK_OBJECT_HANDLE ukm_skey_handle(const ukm_slot *s, const ukm_skey *k);
+void ukm_skey_free(ukm_skey *k);
+int ukm_skey_make(ukm_slot *s, unsigned idx, ukm_object *o);
+size_t ukm_skey_match_all(ukm_slot *s, int (*match)(const ukm_object *, void *), void *arg,
+                          CK_OBJECT_HANDLE *out, size_t cap);
+CK_RV ukm_skey_attr(const ukm_object *o, CK_ATTRIBUTE_TYPE type, uint8_t *buf, size_t cap,
+                    size_t *len);
+/* Lifetimes: the owning session closed; the card's secure session or user login ended (its
+ * SM4 keys are gone: their objects are destroyed); C_Finalize. */
+void ukm_skey_session_closed(CK_SESSION_HANDLE owner);
+void ukm_skey_card_gone(ukm_slot *s);
+void ukm_skey_free_all(void);
+/* A new card session key was numbered seq: objects of keys the card evicted go. */
+void ukm_skey_card_evict(ukm_slot *s, uint32_t seq);
+/* Apply a C_GenerateKey / C_UnwrapKey template to a new SM4 card key object (local: made by
+ * the card, CKA_LOCAL TRUE). */
+CK_RV ukm_skey_sm4_template(CK_ATTRIBUTE_PTR t, CK_ULONG n, ukm_skey *k, int local);
+/* C_CreateObject of a CKO_SECRET_KEY (CKK_GENERIC_SECRET for CKM_UKEY_SM3_HMAC). */
+CK_RV ukm_skey_create(ukm_slot *s, CK_SESSION_HANDLE owner, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+                      CK_OBJECT_HANDLE_PTR h);
+/* C_GenerateKey(CKM_UKEY_SM4_KEY_GEN) and C_UnwrapKey (ukm_unwrap.c). */
+CK_RV ukm_generate_key(ukm_slot *s, CK_SESSION_HANDLE owner, CK_MECHANISM_PTR m,
+                       CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR h);
+CK_RV ukm_unwrap_key(ukm_slot *s, CK_SESSION_HANDLE owner, CK_MECHANISM_PTR m,
+                     CK_OBJECT_HANDLE key, const uint8_t *wrapped, size_t wn,
+                     CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR h);
 
 CK_OBJECT_HANDLE ukm_object_handle(const ukm_slot *s, unsigned ci, int usage, int priv);
 /* Resolve a handle; private objects only when the user is logged in. */
@@ -285,6 +342,11 @@ typedef struct ukm_sign_op {
 	int overflow;
 	int have_out;                   /* buf holds a result waiting for a larger buffer */
 	int ctx_auth;                   /* C_Login(CKU_CONTEXT_SPECIFIC) done for this operation */
+	/* secret-key operations (ukm_sm4.c): SM4 on the card, HMAC-SM3 on the host */
+	ukm_slot *slot;                 /* the card of a multi-part SM4 operation */
+	uint8_t card_handle;            /* the SM4 session key on the card */
+	uint8_t iv[16];                 /* CBC chaining value / CBC-MAC state */
+	void *mac;                      /* EVP_MAC_CTX of CKM_UKEY_SM3_HMAC */
 } ukm_sign_op;
 
 CK_RV ukm_mech_list(CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count);
@@ -315,6 +377,10 @@ EVP_PKEY *ukm_kp_pkey(const ukm_keypair *kp);
 CK_RV ukm_secured(ukm_slot *s, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
                   const uint8_t *payload, size_t n, int le, uint8_t *out, size_t cap,
                   size_t *out_len);
+/* CKM_UKEY_SM2_ENCRYPT's parameter (a CK_ULONG CKD_UKEY_SM2_CIPHER_*, default DER), and a
+ * ciphertext of that format as raw C1 || C3 || C2 (raw holds n bytes). */
+CK_RV ukm_sm2_param_format(CK_MECHANISM_PTR m, CK_ULONG *fmt);
+CK_RV ukm_sm2_to_raw(CK_ULONG fmt, const uint8_t *in, size_t n, uint8_t *raw, size_t *rl);
 CK_RV ukm_crypt_init(ukm_slot *s, ukm_sign_op *op, int decrypt, CK_MECHANISM_PTR m,
                      CK_OBJECT_HANDLE key);
 /* Single-part C_Encrypt / C_Decrypt with the §5.2 length convention (*keep as sign). */
@@ -324,6 +390,18 @@ CK_RV ukm_digest_init(ukm_sign_op *op, CK_MECHANISM_PTR m);
 CK_RV ukm_digest_update(ukm_sign_op *op, const uint8_t *p, size_t n);
 CK_RV ukm_digest_final(ukm_sign_op *op, uint8_t *out, CK_ULONG_PTR out_len, int *keep);
 size_t ukm_digest_len(const ukm_sign_op *op);
+/* SM4 with a card session key and HMAC-SM3 (ukm_sm4.c): the multi-part steps of
+ * C_EncryptUpdate/Final and C_DecryptUpdate/Final (§5.2 length convention, *keep as sign),
+ * single-part runs, and the MAC / HMAC sides of C_Sign and C_Verify. */
+int ukm_crypt_multipart(const ukm_sign_op *op);
+CK_RV ukm_sm4_update(ukm_slot *s, ukm_sign_op *op, const uint8_t *in, size_t n, uint8_t *out,
+                     CK_ULONG_PTR out_len, int *keep);
+CK_RV ukm_sm4_final(ukm_slot *s, ukm_sign_op *op, uint8_t *out, CK_ULONG_PTR out_len,
+                    int *keep);
+CK_RV ukm_sm4_single(ukm_slot *s, ukm_sign_op *op, const uint8_t *in, size_t n, uint8_t *out,
+                     CK_ULONG_PTR out_len, int *keep);
+CK_RV ukm_mac_update(ukm_sign_op *op, const uint8_t *p, size_t n);
+CK_RV ukm_mac_final(ukm_sign_op *op, uint8_t out[32], size_t *len);
 /* C_GenerateRandom: GET CHALLENGE, 256 bytes per APDU. */
 CK_RV ukm_random(ukm_slot *s, uint8_t *out, size_t n);
 
@@ -344,7 +422,7 @@ void ukm_apdu_counted(ukm_slot *s);
 typedef struct ukm_find_op {
 	int active;
 	CK_OBJECT_HANDLE found[2 * 2 * UKM_MAX_CONTAINERS + 2 * UKM_MAX_CONTAINERS +
-	                       UKM_MAX_DATA_FILES];
+	                       UKM_MAX_DATA_FILES + UKM_MAX_SKEYS];
 	size_t n, pos;
 } ukm_find_op;
 

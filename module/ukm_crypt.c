@@ -195,24 +195,25 @@ static void ukm_sm2_reorder(const uint8_t *in, size_t n, uint8_t *out, int to_le
 
 /* ---- C_EncryptInit / C_DecryptInit ---- */
 
+CK_RV ukm_sm2_param_format(CK_MECHANISM_PTR m, CK_ULONG *fmt)
+{
+	*fmt = CKD_UKEY_SM2_CIPHER_DER;
+	if (m->pParameter != NULL && m->ulParameterLen != sizeof(CK_ULONG))
+		return CKR_MECHANISM_PARAM_INVALID;
+	if (m->pParameter != NULL)
+		memcpy(fmt, m->pParameter, sizeof(*fmt));
+	if (m->pParameter == NULL && m->ulParameterLen != 0)
+		return CKR_MECHANISM_PARAM_INVALID;
+	return *fmt > CKD_UKEY_SM2_CIPHER_C1C2C3 ? CKR_MECHANISM_PARAM_INVALID : CKR_OK;
+}
+
 static CK_RV ukm_crypt_params(ukm_sign_op *op, const struct ukm_mech_def *d, CK_MECHANISM_PTR m)
 {
 	const CK_RSA_PKCS_OAEP_PARAMS *o = m->pParameter;
 	const struct ukm_hash_def *h;
-	CK_ULONG fmt = CKD_UKEY_SM2_CIPHER_DER;
 
-	if (d->kind == UKM_K_SM2_ENC) {
-		if (m->pParameter != NULL && m->ulParameterLen != sizeof(CK_ULONG))
-			return CKR_MECHANISM_PARAM_INVALID;
-		if (m->pParameter != NULL)
-			memcpy(&fmt, m->pParameter, sizeof(fmt));
-		if (m->pParameter == NULL && m->ulParameterLen != 0)
-			return CKR_MECHANISM_PARAM_INVALID;
-		if (fmt > CKD_UKEY_SM2_CIPHER_C1C2C3)
-			return CKR_MECHANISM_PARAM_INVALID;
-		op->fmt = fmt;
-		return CKR_OK;
-	}
+	if (d->kind == UKM_K_SM2_ENC)
+		return ukm_sm2_param_format(m, &op->fmt);
 	if (d->kind != UKM_K_OAEP)
 		return m->pParameter == NULL && m->ulParameterLen == 0 ?
 		               CKR_OK : CKR_MECHANISM_PARAM_INVALID;
@@ -238,6 +239,12 @@ CK_RV ukm_crypt_init(ukm_slot *s, ukm_sign_op *op, int decrypt, CK_MECHANISM_PTR
 
 	if (d == NULL || !(d->flags & (decrypt ? CKF_DECRYPT : CKF_ENCRYPT)))
 		return CKR_MECHANISM_INVALID;
+	if (ukm_kind_secret(d->kind)) {                 /* SM4 with a session key */
+		rv = ukm_skey_op_init(s, op, d, m, key, decrypt ? CKA_DECRYPT : CKA_ENCRYPT);
+		op->verify = decrypt;
+		op->active = rv == CKR_OK;
+		return rv;
+	}
 	rv = ukm_op_key(s, op, d, key, decrypt ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY, UKM_USAGE_ENC);
 	if (rv != CKR_OK)
 		return rv;
@@ -389,6 +396,15 @@ static CK_RV ukm_sm2_in_raw(const ukm_sign_op *op, const uint8_t *in, size_t n, 
 	return CKR_OK;
 }
 
+CK_RV ukm_sm2_to_raw(CK_ULONG fmt, const uint8_t *in, size_t n, uint8_t *raw, size_t *rl)
+{
+	ukm_sign_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.fmt = fmt;
+	return ukm_sm2_in_raw(&op, in, n, raw, rl);
+}
+
 /* PSO: DECIPHER (04 2A 80 86) KR || mech || ciphertext; the plaintext into out. */
 static CK_RV ukm_decipher(ukm_slot *s, ukm_sign_op *op, uint8_t mech, const uint8_t *ct,
                           size_t n, uint8_t *out, size_t cap, size_t *got)
@@ -479,6 +495,8 @@ static CK_RV ukm_decrypt_rsa(ukm_slot *s, ukm_sign_op *op, const uint8_t *in, si
 CK_RV ukm_crypt_run(ukm_slot *s, ukm_sign_op *op, const uint8_t *in, size_t n, uint8_t *out,
                     CK_ULONG_PTR out_len, int *keep)
 {
+	if (ukm_crypt_multipart(op))
+		return ukm_sm4_single(s, op, in, n, out, out_len, keep);
 	if (!op->verify)
 		return ukm_encrypt(op, in, n, out, out_len, keep);
 	if (op->kp.alg == UKM_ALG_RSA)

@@ -70,6 +70,8 @@ static CK_RV ukm_crypt_entry(CK_SESSION_HANDLE h, const uint8_t *in, CK_ULONG n,
 	}
 	if (out_len == NULL || (in == NULL && n > 0))
 		rv = CKR_ARGUMENTS_BAD;
+	else if (op->multipart)
+		keep = 1, rv = CKR_OPERATION_ACTIVE;    /* C_Encrypt cannot finish a multi-part one */
 	else
 		rv = ukm_crypt_run(s, op, in, n, out, out_len, &keep);
 	if (!keep)
@@ -79,13 +81,16 @@ out:
 	return rv;
 }
 
-/* Update/Final of a single-part mechanism (RSA, SM2: PKCS#11 3.0 mechanisms §2.1 table 4
- * and the ukey profile): none is multi-part, so an active operation ends here. */
-static CK_RV ukm_crypt_no_multipart(CK_SESSION_HANDLE h, int decrypt)
+/* C_*Update (in != NULL or n == 0) and C_*Final (final): the SM4 mechanisms are multi-part
+ * (ukm_sm4.c); RSA and SM2 are single-part only (PKCS#11 3.0 mechanisms §2.1 table 4 and
+ * the ukey profile), so an active operation of theirs ends here. */
+static CK_RV ukm_crypt_part(CK_SESSION_HANDLE h, const uint8_t *in, CK_ULONG n, uint8_t *out,
+                            CK_ULONG_PTR out_len, int decrypt, int final)
 {
 	ukm_session *ss;
 	ukm_sign_op *op;
 	ukm_slot *s;
+	int keep = 0;
 	CK_RV rv;
 
 	if ((rv = ukm_enter(h, &ss, &s)) != CKR_OK)
@@ -93,10 +98,21 @@ static CK_RV ukm_crypt_no_multipart(CK_SESSION_HANDLE h, int decrypt)
 	op = decrypt ? &ss->decrypt : &ss->encrypt;
 	if (!op->active) {
 		rv = CKR_OPERATION_NOT_INITIALIZED;
-	} else {
-		ukm_sign_op_clear(op);
-		rv = CKR_FUNCTION_NOT_SUPPORTED;
+		goto out;
 	}
+	if (!ukm_crypt_multipart(op))
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+	else if (out_len == NULL || (!final && in == NULL && n > 0))
+		rv = CKR_ARGUMENTS_BAD;
+	else if (final)
+		rv = ukm_sm4_final(s, op, out, out_len, &keep);
+	else
+		rv = ukm_sm4_update(s, op, in, n, out, out_len, &keep);
+	if (!keep)
+		ukm_sign_op_clear(op);
+	else if (!final && rv == CKR_OK && out == NULL)
+		op->multipart = 1;
+out:
 	ukm_lib_unlock();
 	return rv;
 }
@@ -118,16 +134,14 @@ CK_RV C_Encrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLe
 CK_RV C_EncryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen,
                       CK_BYTE_PTR pEncryptedPart, CK_ULONG_PTR pulEncryptedPartLen)
 {
-	(void)pPart, (void)ulPartLen, (void)pEncryptedPart, (void)pulEncryptedPartLen;
-	return ukm_crypt_no_multipart(hSession, 0);
+	return ukm_crypt_part(hSession, pPart, ulPartLen, pEncryptedPart, pulEncryptedPartLen, 0, 0);
 }
 
 /* §5.8.4 C_EncryptFinal. */
 CK_RV C_EncryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastEncryptedPart,
                      CK_ULONG_PTR pulLastEncryptedPartLen)
 {
-	(void)pLastEncryptedPart, (void)pulLastEncryptedPartLen;
-	return ukm_crypt_no_multipart(hSession, 0);
+	return ukm_crypt_part(hSession, NULL, 0, pLastEncryptedPart, pulLastEncryptedPartLen, 0, 1);
 }
 
 /* §5.9.1 C_DecryptInit: the card decrypts (PSO: DECIPHER, one secured APDU). */
@@ -147,15 +161,13 @@ CK_RV C_Decrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedData, CK_ULONG
 CK_RV C_DecryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPart,
                       CK_ULONG ulEncryptedPartLen, CK_BYTE_PTR pPart, CK_ULONG_PTR pulPartLen)
 {
-	(void)pEncryptedPart, (void)ulEncryptedPartLen, (void)pPart, (void)pulPartLen;
-	return ukm_crypt_no_multipart(hSession, 1);
+	return ukm_crypt_part(hSession, pEncryptedPart, ulEncryptedPartLen, pPart, pulPartLen, 1, 0);
 }
 
 /* §5.9.4 C_DecryptFinal. */
 CK_RV C_DecryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastPart, CK_ULONG_PTR pulLastPartLen)
 {
-	(void)pLastPart, (void)pulLastPartLen;
-	return ukm_crypt_no_multipart(hSession, 1);
+	return ukm_crypt_part(hSession, NULL, 0, pLastPart, pulLastPartLen, 1, 1);
 }
 
 /* ---- digests (§5.10): on the host, no APDU ---- */

@@ -24,9 +24,11 @@ static CK_RV ukm_enter(CK_SESSION_HANDLE h, ukm_session **ss, ukm_slot **s)
 }
 
 /* PKCS#11 3.0 §5.7.1 C_CreateObject: X.509 certificates (stored as the certificate of
- * the key pair they certify) and data objects (data files); keys cannot be imported in
- * clear (the card has no such instruction): CKR_ATTRIBUTE_VALUE_INVALID on CKA_CLASS. */
-static CK_RV ukm_create(ukm_slot *s, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR h)
+ * the key pair they certify), data objects (data files) and generic secrets for HMAC-SM3
+ * (session objects of the module, ukm_skey.c); other keys cannot be imported in clear
+ * (the card has no such instruction): CKR_ATTRIBUTE_VALUE_INVALID on CKA_CLASS. */
+static CK_RV ukm_create(ukm_slot *s, const ukm_session *ss, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+                        CK_OBJECT_HANDLE_PTR h)
 {
 	CK_ATTRIBUTE *cls = NULL;
 	CK_OBJECT_CLASS c;
@@ -40,6 +42,10 @@ static CK_RV ukm_create(ukm_slot *s, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_H
 	if (cls->pValue == NULL || cls->ulValueLen != sizeof(c))
 		return CKR_ATTRIBUTE_VALUE_INVALID;
 	memcpy(&c, cls->pValue, sizeof(c));
+	if (c == CKO_SECRET_KEY)
+		return ukm_skey_create(s, ss->handle, t, n, h);
+	if (!(ss->flags & CKF_RW_SESSION))
+		return CKR_SESSION_READ_ONLY;   /* token objects; a session object is allowed */
 	if (c == CKO_CERTIFICATE)
 		return ukm_cert_create(s, t, n, h);
 	if (c == CKO_DATA)
@@ -58,10 +64,8 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_
 		return rv;
 	if ((pTemplate == NULL && ulCount > 0) || phObject == NULL)
 		rv = CKR_ARGUMENTS_BAD;
-	else if (!(ss->flags & CKF_RW_SESSION))
-		rv = CKR_SESSION_READ_ONLY;
 	else
-		rv = ukm_create(s, pTemplate, ulCount, phObject);
+		rv = ukm_create(s, ss, pTemplate, ulCount, phObject);
 	ukm_lib_unlock();
 	return rv;
 }
@@ -97,7 +101,9 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
 		return rv;
 	if ((rv = ukm_object_find(s, hObject, &o)) != CKR_OK)
 		goto out;
-	if (!(ss->flags & CKF_RW_SESSION))
+	if (o.cls == CKO_SECRET_KEY)
+		ukm_skey_free(o.sk);    /* a session object: nothing on the card to write */
+	else if (!(ss->flags & CKF_RW_SESSION))
 		rv = CKR_SESSION_READ_ONLY;
 	else
 		rv = ukm_object_destroy(s, &o);
@@ -238,13 +244,23 @@ CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE hSession)
 	return rv;
 }
 
-/* §5.14.1 C_GenerateKey: no secret-key mechanism in this milestone. */
+/* PKCS#11 3.0 §5.18.2 C_GenerateKey: CKM_UKEY_SM4_KEY_GEN, the key made and kept by the
+ * card (GENERATE SESSION KEY); a session object (ukm_unwrap.c). */
 CK_RV C_GenerateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
                     CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phKey)
 {
-	(void)pTemplate, (void)ulCount, (void)phKey;
-	return ukm_entry_session_only(hSession, pMechanism == NULL ? CKR_ARGUMENTS_BAD :
-	                                                             CKR_MECHANISM_INVALID);
+	ukm_session *ss;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
+		return rv;
+	if (pMechanism == NULL || phKey == NULL || (pTemplate == NULL && ulCount > 0))
+		rv = CKR_ARGUMENTS_BAD;
+	else
+		rv = ukm_generate_key(s, hSession, pMechanism, pTemplate, ulCount, phKey);
+	ukm_lib_unlock();
+	return rv;
 }
 
 /* §5.14.2 C_GenerateKeyPair: CKM_EC_KEY_PAIR_GEN on the SM2 curve, in the card. */
@@ -286,16 +302,31 @@ CK_RV C_WrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	                                                             CKR_MECHANISM_INVALID);
 }
 
-/* §5.14.4 C_UnwrapKey: the enveloped import comes with a later milestone. */
+/* PKCS#11 3.0 §5.18.6 C_UnwrapKey: CKM_UKEY_SM2_ENVELOPED_IMPORT (the CA's encryption pair
+ * into a container, a token object: needs a R/W session) and CKM_UKEY_SM2_ENCRYPT (an SM4
+ * session key, a session object) (ukm_unwrap.c). */
 CK_RV C_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
                   CK_OBJECT_HANDLE hUnwrappingKey, CK_BYTE_PTR pWrappedKey,
                   CK_ULONG ulWrappedKeyLen, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount,
                   CK_OBJECT_HANDLE_PTR phKey)
 {
-	(void)hUnwrappingKey, (void)pWrappedKey, (void)ulWrappedKeyLen, (void)pTemplate;
-	(void)ulAttributeCount, (void)phKey;
-	return ukm_entry_session_only(hSession, pMechanism == NULL ? CKR_ARGUMENTS_BAD :
-	                                                             CKR_MECHANISM_INVALID);
+	ukm_session *ss;
+	ukm_slot *s;
+	CK_RV rv;
+
+	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
+		return rv;
+	if (pMechanism == NULL || phKey == NULL || (pWrappedKey == NULL && ulWrappedKeyLen > 0) ||
+	    (pTemplate == NULL && ulAttributeCount > 0))
+		rv = CKR_ARGUMENTS_BAD;
+	else if (pMechanism->mechanism == CKM_UKEY_SM2_ENVELOPED_IMPORT &&
+	         !(ss->flags & CKF_RW_SESSION))
+		rv = CKR_SESSION_READ_ONLY;
+	else
+		rv = ukm_unwrap_key(s, hSession, pMechanism, hUnwrappingKey, pWrappedKey,
+		                    ulWrappedKeyLen, pTemplate, ulAttributeCount, phKey);
+	ukm_lib_unlock();
+	return rv;
 }
 
 /* §5.14.5 C_DeriveKey: no derivation mechanism (CKA_DERIVE FALSE everywhere). */

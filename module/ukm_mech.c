@@ -27,8 +27,10 @@ static const struct ukm_mech_def ukm_mechs[] = {
 	  0, 0, 0, 0, UKM_K_GEN },
 	{ CKM_UKEY_SM2, 256, 256, UKM_SV | CKF_HW, UKM_ALG_SM2, 0x01, 0, 0, UKM_K_SM2 },
 	{ CKM_UKEY_SM2_SM3, 256, 256, UKM_SV | CKF_HW, UKM_ALG_SM2, 0x01, 0, 0, UKM_K_SM2_SM3 },
-	{ CKM_UKEY_SM2_ENCRYPT, 256, 256, UKM_ED | CKF_HW, UKM_ALG_SM2, 0, 0x11, 0,
+	{ CKM_UKEY_SM2_ENCRYPT, 256, 256, UKM_ED | CKF_UNWRAP | CKF_HW, UKM_ALG_SM2, 0, 0x11, 0,
 	  UKM_K_SM2_ENC },
+	{ CKM_UKEY_SM2_ENVELOPED_IMPORT, 256, 256, CKF_UNWRAP | CKF_HW, UKM_ALG_SM2, 0, 0, 0,
+	  UKM_K_UNWRAP },
 	{ CKM_ECDSA, 256, 256, UKM_SV | UKM_EC_FLAGS | CKF_HW, UKM_ALG_P256, 0x02, 0, 0,
 	  UKM_K_ECDSA },
 	{ CKM_ECDSA_SHA256, 256, 256, UKM_SV | UKM_EC_FLAGS | CKF_HW, UKM_ALG_P256, 0x02, 0,
@@ -56,6 +58,14 @@ static const struct ukm_mech_def ukm_mechs[] = {
 	{ CKM_SHA256, 0, 0, CKF_DIGEST, 0, 0, 0, 0, UKM_K_DIGEST },
 	{ CKM_SHA384, 0, 0, CKF_DIGEST, 0, 0, 0, 0, UKM_K_DIGEST },
 	{ CKM_SHA512, 0, 0, CKF_DIGEST, 0, 0, 0, 0, UKM_K_DIGEST },
+	/* secret keys (ukm_sm4.c): SM4 key sizes in bytes, as PKCS#11 gives AES's */
+	{ CKM_UKEY_SM4_KEY_GEN, 16, 16, CKF_GENERATE | CKF_HW, 0, 0, 0, 0, UKM_K_SM4_GEN },
+	{ CKM_UKEY_SM4_ECB, 16, 16, UKM_ED | CKF_HW, 0, 0, 0, 0, UKM_K_SM4_ECB },
+	{ CKM_UKEY_SM4_CBC, 16, 16, UKM_ED | CKF_HW, 0, 0, 0, 0, UKM_K_SM4_CBC },
+	{ CKM_UKEY_SM4_CBC_PAD, 16, 16, UKM_ED | CKF_HW, 0, 0, 0, 0, UKM_K_SM4_CBC_PAD },
+	{ CKM_UKEY_SM4_MAC, 16, 16, UKM_SV | CKF_HW, 0, 0, 0, 0, UKM_K_SM4_MAC },
+	/* the module's own HMAC (the key never reaches the card): no CKF_HW; key bytes */
+	{ CKM_UKEY_SM3_HMAC, 1, UKM_SKEY_VALUE_MAX, UKM_SV, 0, 0, 0, 0, UKM_K_HMAC },
 };
 #define UKM_NMECHS (sizeof(ukm_mechs) / sizeof(ukm_mechs[0]))
 
@@ -197,11 +207,18 @@ CK_RV ukm_op_key(ukm_slot *s, ukm_sign_op *op, const struct ukm_mech_def *d,
 void ukm_sign_op_clear(ukm_sign_op *op)
 {
 	EVP_MD_CTX_free(op->md);
+	EVP_MAC_CTX_free(op->mac);
 	uk_wipe(op, sizeof(*op));
 }
 
 size_t ukm_sign_len(const ukm_sign_op *op)
 {
+	const struct ukm_mech_def *d = op->def;
+
+	if (d != NULL && d->kind == UKM_K_SM4_MAC)
+		return 16;
+	if (d != NULL && d->kind == UKM_K_HMAC)
+		return 32;
 	return op->kp.alg == UKM_ALG_RSA ? UKM_RSA_LEN : UK_SM2_SIG_LEN;
 }
 
@@ -282,6 +299,12 @@ CK_RV ukm_sign_init(ukm_slot *s, ukm_sign_op *op, int verify, CK_MECHANISM_PTR m
 
 	if (d == NULL || !(d->flags & (verify ? CKF_VERIFY : CKF_SIGN)))
 		return CKR_MECHANISM_INVALID;
+	if (ukm_kind_secret(d->kind)) {
+		rv = ukm_skey_op_init(s, op, d, m, key, verify ? CKA_VERIFY : CKA_SIGN);
+		op->verify = verify;
+		op->active = rv == CKR_OK;
+		return rv;
+	}
 	rv = ukm_op_key(s, op, d, key, verify ? CKO_PUBLIC_KEY : CKO_PRIVATE_KEY, UKM_USAGE_SIGN);
 	if (rv != CKR_OK)
 		return rv;
@@ -298,6 +321,8 @@ CK_RV ukm_sign_init(ukm_slot *s, ukm_sign_op *op, int verify, CK_MECHANISM_PTR m
  * checked when the operation finishes (CKR_DATA_LEN_RANGE). */
 CK_RV ukm_sign_update(ukm_sign_op *op, const uint8_t *p, size_t n)
 {
+	if (ukm_crypt_multipart(op))
+		return ukm_mac_update(op, p, n);
 	op->multipart = 1;
 	if (op->md != NULL)
 		return EVP_DigestUpdate(op->md, p, n) == 1 ? CKR_OK : CKR_FUNCTION_FAILED;
@@ -377,6 +402,8 @@ CK_RV ukm_sign_final(ukm_slot *s, ukm_sign_op *op, uint8_t *sig, CK_ULONG_PTR si
 	if (have < want)
 		return CKR_BUFFER_TOO_SMALL;
 	*keep = 0;
+	if (ukm_crypt_multipart(op))
+		return ukm_mac_final(op, sig, &got);
 	/* PKCS#11 3.0 §4.9 (CKA_ALWAYS_AUTHENTICATE): without C_Login(CKU_CONTEXT_SPECIFIC)
 	 * for this operation C_Sign fails with CKR_USER_NOT_LOGGED_IN, ending it (§5.2); no
 	 * APDU (the card would refuse: 6982) */
@@ -458,6 +485,12 @@ CK_RV ukm_verify_final(ukm_sign_op *op, const uint8_t *sig, size_t sig_len)
 
 	if (sig_len != ukm_sign_len(op))
 		return CKR_SIGNATURE_LEN_RANGE;
+	if (ukm_crypt_multipart(op)) {
+		/* a MAC is verified by computing it again (the SM4 one on the card) */
+		if ((rv = ukm_mac_final(op, tbs, &n)) == CKR_OK)
+			rv = uk_ct_equal(tbs, sig, n) ? CKR_OK : CKR_SIGNATURE_INVALID;
+		goto out;
+	}
 	if ((rv = ukm_sign_input(op, tbs, &n)) != CKR_OK)
 		goto out;
 	if (op->kp.alg == UKM_ALG_RSA)

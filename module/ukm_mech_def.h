@@ -19,7 +19,15 @@ enum ukm_kind {
 	UKM_K_RSA_ENC,          /* RSAES-PKCS1-v1_5 */
 	UKM_K_OAEP,             /* RSAES-OAEP */
 	UKM_K_DIGEST,           /* host digest */
+	UKM_K_UNWRAP,           /* C_UnwrapKey only (the enveloped import) */
+	UKM_K_SM4_GEN,          /* GENERATE SESSION KEY */
+	UKM_K_SM4_ECB,          /* SM4 on the card with a session key (ukm_sm4.c) */
+	UKM_K_SM4_CBC,
+	UKM_K_SM4_CBC_PAD,      /* CBC, the host pads (PKCS #7) */
+	UKM_K_SM4_MAC,          /* CBC-MAC on the card, the host pads (ISO 9797-1 method 2) */
+	UKM_K_HMAC,             /* HMAC-SM3 on the host with a generic secret */
 };
+
 
 struct ukm_mech_def {
 	CK_MECHANISM_TYPE type;
@@ -49,5 +57,10 @@ const struct ukm_hash_def *ukm_hash_def_by_len(size_t len);
  * CKR_KEY_TYPE_INCONSISTENT, CKR_MECHANISM_INVALID). Fills op's key fields. */
 CK_RV ukm_op_key(ukm_slot *s, ukm_sign_op *op, const struct ukm_mech_def *d,
                  CK_OBJECT_HANDLE key, CK_OBJECT_CLASS cls, int usage);
+
+/* Secret-key operations (ukm_sm4.c): the SM4 and HMAC kinds above. */
+int ukm_kind_secret(enum ukm_kind k);
+CK_RV ukm_skey_op_init(ukm_slot *s, ukm_sign_op *op, const struct ukm_mech_def *d,
+                       CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key, CK_ATTRIBUTE_TYPE use);
 
 #endif

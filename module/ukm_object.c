@@ -224,6 +224,14 @@ static size_t ukm_attr_always_auth(const ukm_object *o, const struct ukm_attr_ru
 	return ukm_put_bool(out, o->kp->always_auth != 0);
 }
 
+/* CKA_UNWRAP: an SM2 private key unwraps (ukm_unwrap.c): the signing pair opens the CA's
+ * envelope of the encryption pair, the encryption pair SM4 session keys. */
+static size_t ukm_attr_unwrap(const ukm_object *o, const struct ukm_attr_rule *r, uint8_t *out)
+{
+	(void)r;
+	return ukm_put_bool(out, o->kp->alg == UKM_ALG_SM2);
+}
+
 /* The attribute policy: which attributes each class has, and which are secret. */
 static const struct ukm_attr_rule ukm_attr_rules[] = {
 	/* common storage / key attributes (PKCS#11 3.0 §4.4, §4.7) */
@@ -262,7 +270,7 @@ static const struct ukm_attr_rule ukm_attr_rules[] = {
 	{ CKA_DECRYPT, UKM_PRIV, 0, ukm_attr_usage, UKM_USAGE_ENC },
 	{ CKA_SIGN, UKM_PRIV, 0, ukm_attr_usage, UKM_USAGE_SIGN },
 	{ CKA_SIGN_RECOVER, UKM_PRIV, 0, ukm_attr_bool_k, CK_FALSE },
-	{ CKA_UNWRAP, UKM_PRIV, 0, ukm_attr_bool_k, CK_FALSE },
+	{ CKA_UNWRAP, UKM_PRIV, 0, ukm_attr_unwrap, 0 },
 	{ CKA_EXTRACTABLE, UKM_PRIV, 0, ukm_attr_bool_k, CK_FALSE },
 	{ CKA_ALWAYS_SENSITIVE, UKM_PRIV, 0, ukm_attr_bool_k, CK_TRUE },
 	{ CKA_NEVER_EXTRACTABLE, UKM_PRIV, 0, ukm_attr_bool_k, CK_TRUE },
@@ -301,6 +309,8 @@ CK_RV ukm_object_attr(const ukm_object *o, CK_ATTRIBUTE_TYPE type, uint8_t *buf,
 		return ukm_cert_attr(o, type, buf, cap, len);
 	if (o->cls == CKO_DATA)
 		return ukm_data_attr(o, type, buf, cap, len);
+	if (o->cls == CKO_SECRET_KEY)
+		return ukm_skey_attr(o, type, buf, cap, len);
 	r = ukm_attr_rule_for(o, type);
 	*len = 0;
 	if (r == NULL)
@@ -375,7 +385,8 @@ CK_RV ukm_object_find(ukm_slot *s, CK_OBJECT_HANDLE h, ukm_object *o)
 		return CKR_OBJECT_HANDLE_INVALID;
 	if (kind != UKM_KIND_KEY) {
 		r = kind == UKM_KIND_CERT ? ukm_cert_make(s, (unsigned)h & 0x3F, o) :
-		    kind == UKM_KIND_DATA ? ukm_data_make(s, (unsigned)h & 0x3F, o) : -1;
+		    kind == UKM_KIND_DATA ? ukm_data_make(s, (unsigned)h & 0x3F, o) :
+		                            ukm_skey_make(s, (unsigned)h & 0x3F, o);
 		return r == 0 ? CKR_OK : CKR_OBJECT_HANDLE_INVALID;
 	}
 	if (ukm_object_make(s, ci, (int)(h >> 1) & 1, (int)(h & 1), o) != 0)
@@ -414,9 +425,22 @@ static int ukm_object_matches(const ukm_object *o, CK_ATTRIBUTE_PTR tmpl, CK_ULO
 	return 1;
 }
 
+struct ukm_match_arg {
+	CK_ATTRIBUTE_PTR tmpl;
+	CK_ULONG n;
+};
+
+static int ukm_object_matches_cb(const ukm_object *o, void *arg)
+{
+	const struct ukm_match_arg *a = arg;
+
+	return ukm_object_matches(o, a->tmpl, a->n);
+}
+
 size_t ukm_object_match(ukm_slot *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, CK_OBJECT_HANDLE *out,
                         size_t cap)
 {
+	struct ukm_match_arg arg = { tmpl, n };
 	ukm_object o;
 	size_t count = 0;
 	unsigned ci;
@@ -435,5 +459,7 @@ size_t ukm_object_match(ukm_slot *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, CK_OBJEC
 	for (ci = 0; ci < UKM_MAX_DATA_FILES; ci++)
 		if (count < cap && ukm_data_make(s, ci, &o) == 0 && ukm_object_matches(&o, tmpl, n))
 			out[count++] = o.handle;
+	/* then the session secret keys (ukm_skey.c) */
+	count += ukm_skey_match_all(s, ukm_object_matches_cb, &arg, out + count, cap - count);
 	return count;
 }

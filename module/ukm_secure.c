@@ -20,6 +20,7 @@ void ukm_secure_drop(ukm_slot *s)
 	uk_sm_clear(&s->sm);
 	s->sm_open = 0;
 	s->login = UKM_LOGIN_NONE;
+	ukm_skey_card_gone(s);          /* the card's session keys went with its session */
 }
 
 /* Response of GENERAL AUTHENTICATE: 7C 46 { 80 01 SID, 82 41 Q_card }. */
@@ -262,6 +263,8 @@ CK_RV ukm_secure_logout(ukm_slot *s, uint8_t p2)
 	if (s->sm_open && s->connected)
 		rv = ukm_secure_command(s, 0x04, 0x20, 0xFF, p2, NULL, 0, 1, 0, r);
 	s->login = UKM_LOGIN_NONE;
+	if (p2 == 0x81)
+		ukm_skey_card_gone(s);  /* the card wipes its session keys with the user login */
 	ukm_rapdu_wipe(r);
 	return rv == CKR_USER_NOT_LOGGED_IN ? CKR_OK : rv;
 }

@@ -77,6 +77,7 @@ static void ukm_session_free(ukm_session *ss, ukm_slot *s, int talk)
 	ukm_sign_op_clear(&ss->encrypt);
 	ukm_sign_op_clear(&ss->decrypt);
 	ukm_sign_op_clear(&ss->digest);
+	ukm_skey_session_closed(ss->handle);    /* its session objects (§4.4) */
 	if (s != NULL) {
 		s->session_count--;
 		if (ss->flags & CKF_RW_SESSION)
@@ -139,6 +140,7 @@ void ukm_session_free_all(void)
 		g_sessions = ss->next;
 		ukm_session_free(ss, NULL, 0);
 	}
+	ukm_skey_free_all();
 	ukm_session_reap();
 }
 

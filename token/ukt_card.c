@@ -142,6 +142,14 @@ static uint16_t p1p2_import(const uk_apdu *a)
 	                                                                  : UK_SW_WRONG_P1P2;
 }
 
+/* E8: IMPORT SESSION KEY (P1 00, P2 as E6) or GENERATE SESSION KEY (P1 01, P2 00). */
+static uint16_t p1p2_session_key(const uk_apdu *a)
+{
+	if (a->p1 == 0x01)
+		return a->p2 == 0x00 ? UK_SW_OK : UK_SW_WRONG_P1P2;
+	return p1p2_import(a);
+}
+
 /* The instruction table of docs/apdu.md. */
 static const ins_entry ins_table[] = {
 	{ 0x00, 0xA4, SM_PLAIN, 0, 0, 0, 2 + 6 + 2 + 3 + 2, p1p2_select, ukt_cmd_select_any, "SELECT" },
@@ -166,8 +174,8 @@ static const ins_entry ins_table[] = {
 	{ 0x00, 0x2A, SM_SECURED, 0, 1, 1, 0, p1p2_pso, ukt_cmd_pso_any, "PSO" },
 	{ 0x80, 0xE6, SM_SECURED, 0, 1, 1, 0, p1p2_import, ukt_cmd_import_keypair,
 	  "IMPORT KEY PAIR" },
-	{ 0x80, 0xE8, SM_SECURED, 0, 1, 1, 3, p1p2_import, ukt_cmd_import_session_key,
-	  "IMPORT SESSION KEY" },
+	{ 0x80, 0xE8, SM_SECURED, 0, 1, 1, 3, p1p2_session_key, ukt_cmd_session_key_any,
+	  "IMPORT / GENERATE SESSION KEY" },
 	{ 0x00, 0x24, SM_SECURED, 1, 1, 0, 0, p1p2_change_ref, ukt_cmd_change_ref,
 	  "CHANGE REFERENCE DATA" },
 	{ 0x00, 0x2C, SM_SECURED, 1, 1, 0, 0, p1p2_reset_retry, ukt_cmd_reset_retry,

@@ -13,6 +13,8 @@
 
 #include <string.h>
 
+#include <openssl/rand.h>
+
 #include "uk_crypto.h"
 #include "uk_log.h"
 #include "uk_tlv.h"
@@ -274,14 +276,25 @@ static ukt_skey *skey_find(ukt_session *s, uint8_t handle)
 	return NULL;
 }
 
+/* Keep key in the session's table (the oldest replaced when full); answer 80 01 handle. */
+static uint16_t skey_keep(ukt_cmd *c, const uint8_t key[UK_SM4_KEY_LEN])
+{
+	uint8_t handle = skey_new_handle(c->sess);
+	ukt_skey *slot = skey_slot(c->sess);
+
+	slot->handle = handle;
+	slot->seq = ++c->sess->skey_seq;
+	memcpy(slot->key, key, UK_SM4_KEY_LEN);
+	return uk_tlv_put(c->resp, 0x80, &handle, 1) == 0 ? UK_SW_OK : UK_SW_UNKNOWN;
+}
+
 /* IMPORT SESSION KEY (proprietary; GM/T 0016 SKF_ImportSessionKey), 84 E8 00 KR: the SM4
  * key SM2-encrypted (C1 || C3 || C2) to the encryption pair KR. Answer 80 01 handle. */
 uint16_t ukt_cmd_import_session_key(ukt_card *card, ukt_cmd *c)
 {
 	unsigned kr = c->apdu->p2;
 	const ukt_keypair *k = sm2_pair(card, kr, 1);
-	uint8_t key[UK_SM4_KEY_LEN], handle;
-	ukt_skey *slot;
+	uint8_t key[UK_SM4_KEY_LEN];
 	uint16_t sw = UK_SW_REF_NOT_FOUND;
 
 	if (k == NULL)
@@ -295,16 +308,39 @@ uint16_t ukt_cmd_import_session_key(ukt_card *card, ukt_cmd *c)
 	sw = sm2_unwrap_key(c->sess, kr, k, c->data, key);
 	if (sw != UK_SW_OK)
 		goto out;
-	handle = skey_new_handle(c->sess);
-	slot = skey_slot(c->sess);
-	slot->handle = handle;
-	slot->seq = ++c->sess->skey_seq;
-	memcpy(slot->key, key, sizeof(key));
-	if (uk_tlv_put(c->resp, 0x80, &handle, 1) != 0)
-		sw = UK_SW_UNKNOWN;
+	sw = skey_keep(c, key);
 out:
 	uk_wipe(key, sizeof(key));
 	return sw;
+}
+
+/* GENERATE SESSION KEY (proprietary; GM/T 0016 SKF_GenerateKey-like, SPEC S0-K2), 84 E8 01 00
+ * with an empty payload: the card draws the SM4 key from its DRBG (OpenSSL RAND_bytes) and
+ * keeps it like an imported one, so the key never exists outside the card. */
+static uint16_t ukt_cmd_generate_session_key(ukt_cmd *c)
+{
+	uint8_t key[UK_SM4_KEY_LEN];
+	uint16_t sw;
+
+	if (c->len != 0)
+		return UK_SW_WRONG_LENGTH;
+	if (!c->sess->has_tk)
+		return UK_SW_SECURITY_STATUS;
+	if (RAND_priv_bytes(key, sizeof(key)) != 1) {
+		sw = UK_SW_UNKNOWN;
+		goto out;
+	}
+	sw = skey_keep(c, key);
+out:
+	uk_wipe(key, sizeof(key));
+	return sw;
+}
+
+uint16_t ukt_cmd_session_key_any(ukt_card *card, ukt_cmd *c)
+{
+	if (c->apdu->p1 == 0x01)
+		return ukt_cmd_generate_session_key(c);
+	return ukt_cmd_import_session_key(card, c);
 }
 
 /* PSO ENCIPHER (ISO 7816-8 §5.7, P1 P2 84 80) / DECIPHER (§5.8, 80 84) with a session key:

@@ -207,6 +207,8 @@ uint16_t ukt_cmd_get_challenge(ukt_card *card, ukt_cmd *c);
  * SKF_ImportECCKeyPair), SM4 session keys and PSO ENCIPHER/DECIPHER with them */
 uint16_t ukt_cmd_import_keypair(ukt_card *card, ukt_cmd *c);
 uint16_t ukt_cmd_import_session_key(ukt_card *card, ukt_cmd *c);
+/* 84 E8: P1 00 IMPORT SESSION KEY, P1 01 GENERATE SESSION KEY (ukt_cmd_import.c). */
+uint16_t ukt_cmd_session_key_any(ukt_card *card, ukt_cmd *c);
 /* PSO of every P1 P2: 9E 9A and 80 86 go to ukt_cmd_pso, 84 80 and 80 84 to SM4, 90 80 to
  * ukt_cmd_pso_hash. */
 uint16_t ukt_cmd_pso_any(ukt_card *card, ukt_cmd *c);

@@ -182,6 +182,48 @@ static void check_sm4(uint8_t handle, const uint8_t key[16])
 	UK_CHECK_MEM(h.resp, data, sizeof(data));
 }
 
+/* GENERATE SESSION KEY (84 E8 01 00): a key drawn by the card, usable like an imported one;
+ * its value never leaves the card, so the test checks what it can: ECB and CBC agree with
+ * each other as SM4 does (CBC of one block with a zero IV is ECB), decryption inverts, two
+ * keys differ. */
+static void test_generated_session_key(void)
+{
+	uint8_t data[32], ecb[32], ecb2[32], zero[16] = { 0 }, hd, h2, one = 1;
+	uk_tlv t;
+
+	UK_CHECK_EQ(RAND_bytes(data, sizeof(data)), 1);
+	UK_CHECK_EQ(ukt_host_secured(&h, 0x80, 0xE8, 0x01, 0x00, NULL, 0, 0, 256), 0x9000);
+	UK_CHECK_EQ(h.rlen, 3);
+	UK_CHECK_EQ(uk_tlv_find(h.resp, h.rlen, 0x80, &t), 1);
+	hd = t.value[0];
+	UK_CHECK(hd != 0);
+	UK_CHECK_EQ(ukt_host_sm4(&h, 1, hd, 0x01, NULL, data, sizeof(data)), 0x9000);
+	UK_CHECK_EQ(h.rlen, sizeof(data));
+	memcpy(ecb, h.resp, sizeof(ecb));
+	UK_CHECK(memcmp(ecb, data, sizeof(data)) != 0);
+	UK_CHECK_EQ(ukt_host_sm4(&h, 1, hd, 0x02, zero, data, 16), 0x9000);
+	UK_CHECK_MEM(h.resp, ecb, 16);
+	UK_CHECK_EQ(ukt_host_sm4(&h, 0, hd, 0x01, NULL, ecb, sizeof(ecb)), 0x9000);
+	UK_CHECK_MEM(h.resp, data, sizeof(data));
+	UK_CHECK_EQ(ukt_host_secured(&h, 0x80, 0xE8, 0x01, 0x00, NULL, 0, 0, 256), 0x9000);
+	UK_CHECK_EQ(uk_tlv_find(h.resp, h.rlen, 0x80, &t), 1);
+	h2 = t.value[0];
+	UK_CHECK(h2 != hd);
+	UK_CHECK_EQ(ukt_host_sm4(&h, 1, h2, 0x01, NULL, data, sizeof(data)), 0x9000);
+	memcpy(ecb2, h.resp, sizeof(ecb2));
+	UK_CHECK(memcmp(ecb2, ecb, sizeof(ecb)) != 0);
+	/* refusals: P2 other than 00, a payload, no user PIN */
+	UK_CHECK_EQ(ukt_host_secured(&h, 0x80, 0xE8, 0x01, 0x01, NULL, 0, 0, 256), 0x6A86);
+	UK_CHECK_EQ(ukt_host_secured(&h, 0x80, 0xE8, 0x02, 0x00, NULL, 0, 0, 256), 0x6A86);
+	UK_CHECK_EQ(ukt_host_secured(&h, 0x80, 0xE8, 0x01, 0x00, &one, 1, 0, 256), 0x6700);
+	UK_CHECK_EQ(ukt_host_plain(&h, 0x80, 0xE8, 0x01, 0x00, NULL, 0, 256), 0x6987);
+	UK_CHECK_EQ(ukt_host_secured(&h, 0x00, 0x20, 0xFF, 0x81, NULL, 0, 1, UKT_HOST_NO_LE),
+	            0x9000);
+	UK_CHECK_EQ(ukt_host_secured(&h, 0x80, 0xE8, 0x01, 0x00, NULL, 0, 0, 256), 0x6982);
+	UK_CHECK_EQ(ukt_host_verify(&h, 0x81, "user1234", 8), 0x9000);
+	UK_CHECK_EQ(ukt_host_sm4(&h, 1, h2, 0x01, NULL, data, 16), 0x6A88); /* gone with logout */
+}
+
 static void test_session_keys(ukt_card *card, const uint8_t pub[65])
 {
 	uint8_t key[16], pt[16], ct[16], k2[16], raw[113], hd, h2, hs[5];
@@ -311,6 +353,7 @@ int main(void)
 	UK_CHECK_EQ(h.rlen, sizeof(msg));
 	UK_CHECK_MEM(h.resp, msg, sizeof(msg));
 	test_session_keys(card, pub);
+	test_generated_session_key();
 
 	/* the imported pair survives reopening the card */
 	ukt_card_close(card);
