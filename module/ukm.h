@@ -321,6 +321,11 @@ CK_RV ukm_file_create(ukm_slot *s, uint16_t fid, uint32_t size, const char *name
 CK_RV ukm_file_write(ukm_slot *s, const uint8_t *p, size_t n);
 CK_RV ukm_file_delete(ukm_slot *s, uint16_t fid);
 CK_RV ukm_container_delete(ukm_slot *s, unsigned ci);
+/* RENAME (docs/apdu.md): container ci (file 0) or data file D0 nn (file 1) gets name. */
+CK_RV ukm_card_rename(ukm_slot *s, int file, unsigned which, const char *name, size_t n);
+/* PKCS#11 3.0 §5.7.6 C_SetAttributeValue of a token object (ukm_setattr.c). */
+CK_RV ukm_object_set_attributes(ukm_slot *s, CK_FLAGS session_flags, const ukm_object *o,
+                                CK_ATTRIBUTE_PTR t, CK_ULONG n);
 
 /* ---- mechanisms and operations (ukm_mech.c) ---- */
 

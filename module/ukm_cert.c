@@ -260,7 +260,7 @@ static const ukm_frule ukm_cert_rules[] = {
 	{ CKA_CLASS, ukm_fattr_ulong_k, CKO_CERTIFICATE },
 	{ CKA_TOKEN, ukm_fattr_bool_k, CK_TRUE },
 	{ CKA_PRIVATE, ukm_fattr_bool_k, CK_FALSE },        /* READ BINARY needs no PIN */
-	{ CKA_MODIFIABLE, ukm_fattr_bool_k, CK_FALSE },     /* no instruction renames */
+	{ CKA_MODIFIABLE, ukm_fattr_bool_k, CK_TRUE },      /* CKA_LABEL: RENAME CONTAINER */
 	{ CKA_COPYABLE, ukm_fattr_bool_k, CK_FALSE },
 	{ CKA_DESTROYABLE, ukm_fattr_bool_k, CK_TRUE },     /* DELETE FILE */
 	{ CKA_LABEL, ukm_fattr_label, 0 },

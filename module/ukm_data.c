@@ -124,6 +124,33 @@ CK_RV ukm_container_delete(ukm_slot *s, unsigned ci)
 	return sw == UK_SW_REF_NOT_FOUND ? CKR_OBJECT_HANDLE_INVALID : ukm_sw_to_rv(sw);
 }
 
+/* RENAME 84 E2 P1 00 { 80 01 index, 81 name } / P1 01 { 83 02 fid, 84 name } (docs/apdu.md
+ * "RENAME"): 6A89 the name is taken (someone else's change since our cache), 6A88 / 6A82
+ * the object went, 6A80 a value the card refuses. */
+CK_RV ukm_card_rename(ukm_slot *s, int file, unsigned which, const char *name, size_t n)
+{
+	uint8_t p[6 + UKM_NAME_MAX], *q = p;
+	uint16_t sw = 0;
+	CK_RV rv;
+
+	if (n == 0 || n > (file ? UKM_DATA_NAME_MAX : UKM_NAME_MAX))
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	if (file)
+		*q++ = 0x83, *q++ = 2, *q++ = 0xD0, *q++ = (uint8_t)which, *q++ = 0x84;
+	else
+		*q++ = 0x80, *q++ = 1, *q++ = (uint8_t)which, *q++ = 0x81;
+	*q++ = (uint8_t)n;
+	memcpy(q, name, n), q += n;
+	rv = ukm_file_secured(s, 0x84, 0xE2, file ? 0x01 : 0x00, 0x00, p, (size_t)(q - p), &sw);
+	if (rv != CKR_OK)
+		return rv;
+	if (sw == UK_SW_ALREADY_EXISTS || sw == UK_SW_WRONG_DATA)
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	if (sw == UK_SW_REF_NOT_FOUND || sw == UK_SW_NOT_FOUND)
+		return CKR_OBJECT_HANDLE_INVALID;
+	return ukm_sw_to_rv(sw);
+}
+
 void ukm_file_written(ukm_slot *s)
 {
 	s->cache.have_info = 0;         /* GET DATA 00 tag 86, the free space, changed */
@@ -202,7 +229,7 @@ static const ukm_frule ukm_data_rules[] = {
 	{ CKA_CLASS, ukm_fattr_ulong_k, CKO_DATA },
 	{ CKA_TOKEN, ukm_fattr_bool_k, CK_TRUE },
 	{ CKA_PRIVATE, ukm_fattr_bool_k, CK_FALSE },        /* READ BINARY needs no PIN */
-	{ CKA_MODIFIABLE, ukm_fattr_bool_k, CK_FALSE },     /* no rename; see the profile */
+	{ CKA_MODIFIABLE, ukm_fattr_bool_k, CK_TRUE },      /* CKA_LABEL: RENAME FILE */
 	{ CKA_COPYABLE, ukm_fattr_bool_k, CK_FALSE },
 	{ CKA_DESTROYABLE, ukm_fattr_bool_k, CK_TRUE },
 	{ CKA_LABEL, ukm_fattr_label, 0 },

@@ -154,9 +154,8 @@ out:
 	return rv;
 }
 
-/* PKCS#11 3.0 §5.7.6 C_SetAttributeValue: every object has CKA_MODIFIABLE FALSE, so
- * CKR_ACTION_PROHIBITED: GM/T 0016 and the APDU profile have no instruction renaming a
- * container or a file, which is all a label change could be. */
+/* PKCS#11 3.0 §5.7.6 C_SetAttributeValue: CKA_LABEL of token objects, which is the
+ * container's name (keys, certificates) or the data file's (RENAME, ukm_setattr.c). */
 CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
                           CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
 {
@@ -165,11 +164,15 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
 	ukm_slot *s;
 	CK_RV rv;
 
-	(void)pTemplate, (void)ulCount;
 	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
 		return rv;
-	if ((rv = ukm_object_find(s, hObject, &o)) == CKR_OK)
-		rv = CKR_ACTION_PROHIBITED;
+	if ((rv = ukm_object_find(s, hObject, &o)) != CKR_OK)
+		goto out;
+	if (pTemplate == NULL && ulCount > 0)
+		rv = CKR_ARGUMENTS_BAD;
+	else
+		rv = ukm_object_set_attributes(s, ss->flags, &o, pTemplate, ulCount);
+out:
 	ukm_lib_unlock();
 	return rv;
 }

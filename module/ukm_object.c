@@ -238,7 +238,7 @@ static const struct ukm_attr_rule ukm_attr_rules[] = {
 	{ CKA_CLASS, UKM_BOTH, 0, ukm_attr_class, 0 },
 	{ CKA_TOKEN, UKM_BOTH, 0, ukm_attr_bool_k, CK_TRUE },
 	{ CKA_PRIVATE, UKM_BOTH, 0, ukm_attr_private, 0 },
-	{ CKA_MODIFIABLE, UKM_BOTH, 0, ukm_attr_bool_k, CK_FALSE },
+	{ CKA_MODIFIABLE, UKM_BOTH, 0, ukm_attr_bool_k, CK_TRUE },  /* CKA_LABEL (ukm_setattr.c) */
 	{ CKA_COPYABLE, UKM_BOTH, 0, ukm_attr_bool_k, CK_FALSE },
 	{ CKA_DESTROYABLE, UKM_BOTH, 0, ukm_attr_destroyable, 0 },
 	{ CKA_LABEL, UKM_BOTH, 0, ukm_attr_label, 0 },

@@ -138,7 +138,7 @@ static const struct {
 } ukm_env_bools[] = {
 	{ CKA_TOKEN, 1 }, { CKA_PRIVATE, 1 }, { CKA_SENSITIVE, 1 }, { CKA_EXTRACTABLE, 0 },
 	{ CKA_DECRYPT, 1 }, { CKA_SIGN, 0 }, { CKA_SIGN_RECOVER, 0 }, { CKA_DERIVE, 0 },
-	{ CKA_UNWRAP, -1 }, { CKA_MODIFIABLE, 0 }, { CKA_COPYABLE, 0 },
+	{ CKA_UNWRAP, -1 }, { CKA_MODIFIABLE, 1 }, { CKA_COPYABLE, 0 },
 };
 
 static CK_RV ukm_env_attr_bool(const CK_ATTRIBUTE *a, int *known)

@@ -66,7 +66,8 @@ static uint16_t p1p2_select(const uk_apdu *a)
 	       ? UK_SW_OK : UK_SW_WRONG_P1P2;
 }
 
-/* E0: P1 00 CREATE CONTAINER, 01 CREATE FILE; E4: P1 00 DELETE FILE, 01 DELETE CONTAINER */
+/* E0: P1 00 CREATE CONTAINER, 01 CREATE FILE; E4: P1 00 DELETE FILE, 01 DELETE CONTAINER;
+ * E2: P1 00 RENAME CONTAINER, 01 RENAME FILE */
 static uint16_t p1p2_create_delete(const uk_apdu *a)
 {
 	return a->p1 <= 0x01 && a->p2 == 0x00 ? UK_SW_OK : UK_SW_WRONG_P1P2;
@@ -163,6 +164,8 @@ static const ins_entry ins_table[] = {
 	  "CREATE CONTAINER/FILE" },
 	{ 0x80, 0xE4, SM_SECURED, 0, 1, 1, 0, p1p2_create_delete, ukt_cmd_delete_any,
 	  "DELETE FILE/CONTAINER" },
+	{ 0x80, 0xE2, SM_SECURED, 0, 1, 1, 0, p1p2_create_delete, ukt_cmd_rename_any,
+	  "RENAME CONTAINER/FILE" },
 	{ 0x00, 0xB0, SM_PLAIN, 0, 1, 0, 0, p1p2_offset, ukt_cmd_read_binary, "READ BINARY" },
 	{ 0x00, 0xB1, SM_PLAIN, 0, 1, 0, 0, p1p2_zero, ukt_cmd_read_binary, "READ BINARY" },
 	{ 0x00, 0xD6, SM_SECURED, 0, 1, 1, 0, p1p2_offset, ukt_cmd_update_binary,

@@ -500,6 +500,40 @@ void ukt_files_drop_all(ukt_card *card)
 	(void)ukt_fs_sync_dir(card->dir);
 }
 
+/* RENAME FILE (docs/apdu.md "RENAME"): a data file's name, unique among data files. The
+ * file is read and checked, then rewritten whole with the new name by the same atomic
+ * replace as UPDATE BINARY, so a crash leaves the old or the new name. A certificate has no
+ * name of its own (its label is its container's): 6A80. */
+uint16_t ukt_files_rename(ukt_card *card, uint16_t fid, const uint8_t *name, size_t n)
+{
+	const uint8_t *content;
+	file_meta m;
+	uk_buf img;
+	uint16_t sw;
+	int slot = fid_slot(fid);
+
+	if (slot < 0 || slot_is_cert(slot) || n == 0 || n > UKT_FILE_NAME_MAX)
+		return UK_SW_WRONG_DATA;
+	if (slot_meta(card, slot) == NULL)
+		return UK_SW_NOT_FOUND;
+	if (card->files->f[slot].state != FS_OK)
+		return UK_SW_MEMORY_FAILURE;
+	if (card->files->f[slot].name_len == n && memcmp(card->files->f[slot].name, name, n) == 0)
+		return UK_SW_OK;                /* already so named: nothing to write */
+	if (data_name_taken(card, name, n))
+		return UK_SW_ALREADY_EXISTS;
+	uk_buf_init(&img, FILE_IMG_MAX, 0);
+	sw = file_load(card, slot, &img, &m, &content);
+	if (sw == UK_SW_OK) {
+		m.name_len = (uint8_t)n;
+		memset(m.name, 0, sizeof(m.name));
+		memcpy(m.name, name, n);
+		sw = file_store(card, slot, &m, content);
+	}
+	uk_buf_free(&img);
+	return sw;
+}
+
 /* The current EF, or the status word of why there is none usable. */
 static uint16_t current(const ukt_card *card, int *slot)
 {

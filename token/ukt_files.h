@@ -66,6 +66,9 @@ uint16_t ukt_files_delete(ukt_card *card, uint16_t fid);
  * of the file was reached before max bytes. */
 uint16_t ukt_files_read(ukt_card *card, size_t off, size_t max, uk_buf *r, int *eof);
 uint16_t ukt_files_write(ukt_card *card, size_t off, const uint8_t *p, size_t n);
+/* RENAME FILE: data file fid gets name (1-32 bytes, unique among data files). 9000, 6A80
+ * (not a data file, bad name), 6A82 absent, 6A89 name taken, 6581 damaged or write failed. */
+uint16_t ukt_files_rename(ukt_card *card, uint16_t fid, const uint8_t *name, size_t n);
 /* After DELETE CONTAINER's state write: remove the certificates of container idx. */
 void ukt_files_drop_container(ukt_card *card, unsigned idx);
 /* After REINITIALISE APPLICATION's state write: remove every file (a failed unlink is

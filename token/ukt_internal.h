@@ -203,6 +203,10 @@ uint16_t ukt_cmd_generate(ukt_card *card, ukt_cmd *c);
 uint16_t ukt_cmd_pso(ukt_card *card, ukt_cmd *c);
 uint16_t ukt_cmd_get_challenge(ukt_card *card, ukt_cmd *c);
 
+/* ukt_cmd_rename.c: RENAME (proprietary 84 E2; GM/T 0016 has no rename): P1 00 a
+ * container, P1 01 a data file. */
+uint16_t ukt_cmd_rename_any(ukt_card *card, ukt_cmd *c);
+
 /* ukt_cmd_import.c: enveloped import of an encryption pair (GM/T 0016
  * SKF_ImportECCKeyPair), SM4 session keys and PSO ENCIPHER/DECIPHER with them */
 uint16_t ukt_cmd_import_keypair(ukt_card *card, ukt_cmd *c);

@@ -276,7 +276,7 @@ static void cert_case(CK_SLOT_ID *slot, CK_SESSION_HANDLE *h, int p256, const ch
 	check_cert(*h, c, x, id, ida.ulValueLen, label);
 	UK_CHECK_EQ(fl->C_DestroyObject(*h, c), CKR_ACTION_PROHIBITED);   /* needs the PIN */
 	UK_CHECK_EQ(fl->C_Login(*h, CKU_USER, (CK_UTF8CHAR_PTR)g_pin, strlen(g_pin)), CKR_OK);
-	UK_CHECK_EQ(fl->C_SetAttributeValue(*h, c, &ida, 1), CKR_ACTION_PROHIBITED);
+	UK_CHECK_EQ(fl->C_SetAttributeValue(*h, c, &ida, 1), CKR_ATTRIBUTE_READ_ONLY);
 	UK_CHECK_EQ(fl->C_DestroyObject(*h, c), CKR_OK);
 	UK_CHECK_EQ(find_cert(*h, id, ida.ulValueLen, NULL), 0);
 	UK_CHECK_EQ(fl->C_GetAttributeValue(*h, c, &ida, 1), CKR_OBJECT_HANDLE_INVALID);
@@ -365,7 +365,7 @@ static void data_case(CK_SLOT_ID *slot, CK_SESSION_HANDLE *h)
 		o[i] = got;
 	}
 	UK_CHECK_EQ(fl->C_DestroyObject(*h, o[0]), CKR_SESSION_READ_ONLY);
-	UK_CHECK_EQ(fl->C_SetAttributeValue(*h, o[0], &priv, 1), CKR_ACTION_PROHIBITED);
+	UK_CHECK_EQ(fl->C_SetAttributeValue(*h, o[0], &priv, 1), CKR_SESSION_READ_ONLY);
 	UK_CHECK_EQ(fl->C_CloseSession(*h), CKR_OK);
 	*h = open_login(*slot);
 	for (i = 0; i < 3; i++) {
