@@ -15,15 +15,15 @@ static CK_FUNCTION_LIST_3_0 ukm_function_list_3_0;
  * NULL). No PC/SC or card I/O here: the context is made on first need. */
 CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 {
-	return ukm_lib_init(pInitArgs);
+	return ukm_rv(UKM_FN_INITIALIZE, ukm_lib_init(pInitArgs));
 }
 
 /* §5.4.2 C_Finalize. */
 CK_RV C_Finalize(CK_VOID_PTR pReserved)
 {
 	if (pReserved != NULL)
-		return CKR_ARGUMENTS_BAD;
-	return ukm_lib_finalize();
+		return ukm_rv(UKM_FN_FINALIZE, CKR_ARGUMENTS_BAD);
+	return ukm_rv(UKM_FN_FINALIZE, ukm_lib_finalize());
 }
 
 /* §5.4.3 C_GetInfo. */
@@ -32,7 +32,7 @@ CK_RV C_GetInfo(CK_INFO_PTR pInfo)
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_GET_INFO, rv);
 	if (pInfo == NULL) {
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
@@ -48,16 +48,16 @@ CK_RV C_GetInfo(CK_INFO_PTR pInfo)
 	pInfo->libraryVersion.minor = 1;
 out:
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_GET_INFO, rv);
 }
 
 /* §5.4.4 C_GetFunctionList: may be called before C_Initialize. */
 __attribute__((visibility("default"))) CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ppList)
 {
 	if (ppList == NULL)
-		return CKR_ARGUMENTS_BAD;
+		return ukm_rv(UKM_FN_GET_FUNCTION_LIST, CKR_ARGUMENTS_BAD);
 	*ppList = &ukm_function_list;
-	return CKR_OK;
+	return ukm_rv(UKM_FN_GET_FUNCTION_LIST, CKR_OK);
 }
 
 /* §5.4.5-6 and §3.6: the interfaces. The 3.0 list is the default (first); the 2.40 list is
@@ -79,15 +79,15 @@ __attribute__((visibility("default"))) CK_RV C_GetInterfaceList(CK_INTERFACE_PTR
 	CK_ULONG have;
 
 	if (pulCount == NULL)
-		return CKR_ARGUMENTS_BAD;
+		return ukm_rv(UKM_FN_GET_INTERFACE_LIST, CKR_ARGUMENTS_BAD);
 	have = *pulCount;
 	*pulCount = UKM_NIFACES;
 	if (pInterfacesList == NULL)
-		return CKR_OK;
+		return ukm_rv(UKM_FN_GET_INTERFACE_LIST, CKR_OK);
 	if (have < UKM_NIFACES)
-		return CKR_BUFFER_TOO_SMALL;
+		return ukm_rv(UKM_FN_GET_INTERFACE_LIST, CKR_BUFFER_TOO_SMALL);
 	memcpy(pInterfacesList, ukm_interfaces, sizeof(ukm_interfaces));
-	return CKR_OK;
+	return ukm_rv(UKM_FN_GET_INTERFACE_LIST, CKR_OK);
 }
 
 static int ukm_iface_matches(const CK_INTERFACE *i, const CK_UTF8CHAR *name,
@@ -116,26 +116,28 @@ __attribute__((visibility("default"))) CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInt
 	size_t i;
 
 	if (ppInterface == NULL)
-		return CKR_ARGUMENTS_BAD;
+		return ukm_rv(UKM_FN_GET_INTERFACE, CKR_ARGUMENTS_BAD);
 	for (i = 0; i < UKM_NIFACES; i++) {
 		if (ukm_iface_matches(&ukm_interfaces[i], pInterfaceName, pVersion, flags)) {
 			*ppInterface = &ukm_interfaces[i];
-			return CKR_OK;
+			return ukm_rv(UKM_FN_GET_INTERFACE, CKR_OK);
 		}
 	}
-	return CKR_ARGUMENTS_BAD;
+	return ukm_rv(UKM_FN_GET_INTERFACE, CKR_ARGUMENTS_BAD);
 }
 
 /* §5.16 legacy parallel functions: this library never runs functions in parallel. */
 CK_RV C_GetFunctionStatus(CK_SESSION_HANDLE hSession)
 {
-	return ukm_entry_session_only(hSession, CKR_FUNCTION_NOT_PARALLEL);
+	return ukm_rv(UKM_FN_GET_FUNCTION_STATUS,
+	              ukm_entry_session_only(hSession, CKR_FUNCTION_NOT_PARALLEL));
 }
 
 /* §5.16 legacy parallel functions. */
 CK_RV C_CancelFunction(CK_SESSION_HANDLE hSession)
 {
-	return ukm_entry_session_only(hSession, CKR_FUNCTION_NOT_PARALLEL);
+	return ukm_rv(UKM_FN_CANCEL_FUNCTION,
+	              ukm_entry_session_only(hSession, CKR_FUNCTION_NOT_PARALLEL));
 }
 
 #define UKM_FUNCTIONS_2_40                                                                      \

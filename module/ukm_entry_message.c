@@ -21,7 +21,7 @@ static CK_RV ukm_message_none(CK_SESSION_HANDLE h)
 CK_RV C_MessageEncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
 	(void)k;
-	return ukm_message_init(h, m);
+	return ukm_rv(UKM_FN_MESSAGE_INIT, ukm_message_init(h, m));
 }
 
 /* §5.9.2 C_EncryptMessage. */
@@ -31,7 +31,7 @@ CK_RV C_EncryptMessage(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_le
 {
 	(void)param, (void)param_len, (void)aad, (void)aad_len, (void)in, (void)in_len;
 	(void)out, (void)out_len;
-	return ukm_message_none(h);
+	return ukm_rv(UKM_FN_MESSAGE, ukm_message_none(h));
 }
 
 /* §5.9.3 C_EncryptMessageBegin. */
@@ -39,7 +39,7 @@ CK_RV C_EncryptMessageBegin(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG par
                             CK_BYTE_PTR aad, CK_ULONG aad_len)
 {
 	(void)param, (void)param_len, (void)aad, (void)aad_len;
-	return ukm_message_none(h);
+	return ukm_rv(UKM_FN_MESSAGE, ukm_message_none(h));
 }
 
 /* §5.9.4 C_EncryptMessageNext. */
@@ -49,20 +49,20 @@ CK_RV C_EncryptMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG para
 {
 	(void)param, (void)param_len, (void)in, (void)in_len, (void)out, (void)out_len;
 	(void)flags;
-	return ukm_message_none(h);
+	return ukm_rv(UKM_FN_MESSAGE, ukm_message_none(h));
 }
 
 /* §5.9.5 C_MessageEncryptFinal. */
 CK_RV C_MessageEncryptFinal(CK_SESSION_HANDLE h)
 {
-	return ukm_message_none(h);
+	return ukm_rv(UKM_FN_MESSAGE, ukm_message_none(h));
 }
 
 /* §5.11.1 C_MessageDecryptInit. */
 CK_RV C_MessageDecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
 	(void)k;
-	return ukm_message_init(h, m);
+	return ukm_rv(UKM_FN_MESSAGE_INIT, ukm_message_init(h, m));
 }
 
 /* §5.11.2 C_DecryptMessage. */
@@ -72,7 +72,7 @@ CK_RV C_DecryptMessage(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_le
 {
 	(void)param, (void)param_len, (void)aad, (void)aad_len, (void)in, (void)in_len;
 	(void)out, (void)out_len;
-	return ukm_message_none(h);
+	return ukm_rv(UKM_FN_MESSAGE, ukm_message_none(h));
 }
 
 /* §5.11.3 C_DecryptMessageBegin. */
@@ -80,7 +80,7 @@ CK_RV C_DecryptMessageBegin(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG par
                             CK_BYTE_PTR aad, CK_ULONG aad_len)
 {
 	(void)param, (void)param_len, (void)aad, (void)aad_len;
-	return ukm_message_none(h);
+	return ukm_rv(UKM_FN_MESSAGE, ukm_message_none(h));
 }
 
 /* §5.11.4 C_DecryptMessageNext. */
@@ -90,20 +90,20 @@ CK_RV C_DecryptMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG para
 {
 	(void)param, (void)param_len, (void)in, (void)in_len, (void)out, (void)out_len;
 	(void)flags;
-	return ukm_message_none(h);
+	return ukm_rv(UKM_FN_MESSAGE, ukm_message_none(h));
 }
 
 /* §5.11.5 C_MessageDecryptFinal. */
 CK_RV C_MessageDecryptFinal(CK_SESSION_HANDLE h)
 {
-	return ukm_message_none(h);
+	return ukm_rv(UKM_FN_MESSAGE, ukm_message_none(h));
 }
 
 /* §5.13.1 C_MessageSignInit. */
 CK_RV C_MessageSignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
 	(void)k;
-	return ukm_message_init(h, m);
+	return ukm_rv(UKM_FN_MESSAGE_INIT, ukm_message_init(h, m));
 }
 
 /* §5.13.2 C_SignMessage. */
@@ -111,14 +111,14 @@ CK_RV C_SignMessage(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_len,
                     CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 {
 	(void)param, (void)param_len, (void)data, (void)data_len, (void)sig, (void)sig_len;
-	return ukm_message_none(h);
+	return ukm_rv(UKM_FN_MESSAGE, ukm_message_none(h));
 }
 
 /* §5.13.3 C_SignMessageBegin. */
 CK_RV C_SignMessageBegin(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_len)
 {
 	(void)param, (void)param_len;
-	return ukm_message_none(h);
+	return ukm_rv(UKM_FN_MESSAGE, ukm_message_none(h));
 }
 
 /* §5.13.4 C_SignMessageNext. */
@@ -127,20 +127,20 @@ CK_RV C_SignMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_l
                         CK_ULONG_PTR sig_len)
 {
 	(void)param, (void)param_len, (void)data, (void)data_len, (void)sig, (void)sig_len;
-	return ukm_message_none(h);
+	return ukm_rv(UKM_FN_MESSAGE, ukm_message_none(h));
 }
 
 /* §5.13.5 C_MessageSignFinal. */
 CK_RV C_MessageSignFinal(CK_SESSION_HANDLE h)
 {
-	return ukm_message_none(h);
+	return ukm_rv(UKM_FN_MESSAGE, ukm_message_none(h));
 }
 
 /* §5.15.1 C_MessageVerifyInit. */
 CK_RV C_MessageVerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
 	(void)k;
-	return ukm_message_init(h, m);
+	return ukm_rv(UKM_FN_MESSAGE_INIT, ukm_message_init(h, m));
 }
 
 /* §5.15.2 C_VerifyMessage. */
@@ -148,14 +148,14 @@ CK_RV C_VerifyMessage(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_len
                       CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig, CK_ULONG sig_len)
 {
 	(void)param, (void)param_len, (void)data, (void)data_len, (void)sig, (void)sig_len;
-	return ukm_message_none(h);
+	return ukm_rv(UKM_FN_MESSAGE, ukm_message_none(h));
 }
 
 /* §5.15.3 C_VerifyMessageBegin. */
 CK_RV C_VerifyMessageBegin(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param_len)
 {
 	(void)param, (void)param_len;
-	return ukm_message_none(h);
+	return ukm_rv(UKM_FN_MESSAGE, ukm_message_none(h));
 }
 
 /* §5.15.4 C_VerifyMessageNext. */
@@ -164,11 +164,11 @@ CK_RV C_VerifyMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR param, CK_ULONG param
                           CK_ULONG sig_len)
 {
 	(void)param, (void)param_len, (void)data, (void)data_len, (void)sig, (void)sig_len;
-	return ukm_message_none(h);
+	return ukm_rv(UKM_FN_MESSAGE, ukm_message_none(h));
 }
 
 /* §5.15.5 C_MessageVerifyFinal. */
 CK_RV C_MessageVerifyFinal(CK_SESSION_HANDLE h)
 {
-	return ukm_message_none(h);
+	return ukm_rv(UKM_FN_MESSAGE, ukm_message_none(h));
 }

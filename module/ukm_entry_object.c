@@ -61,13 +61,13 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_
 	CK_RV rv;
 
 	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_CREATE_OBJECT, rv);
 	if ((pTemplate == NULL && ulCount > 0) || phObject == NULL)
 		rv = CKR_ARGUMENTS_BAD;
 	else
 		rv = ukm_create(s, ss, pTemplate, ulCount, phObject);
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_CREATE_OBJECT, rv);
 }
 
 /* §5.7.2 C_CopyObject: every object has CKA_COPYABLE FALSE. */
@@ -81,11 +81,11 @@ CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
 
 	(void)pTemplate, (void)ulCount, (void)phNewObject;
 	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_COPY_OBJECT, rv);
 	if ((rv = ukm_object_find(s, hObject, &o)) == CKR_OK)
 		rv = CKR_ACTION_PROHIBITED;
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_COPY_OBJECT, rv);
 }
 
 /* PKCS#11 3.0 §5.7.3 C_DestroyObject: certificates and data objects with DELETE FILE; a
@@ -98,7 +98,7 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
 	CK_RV rv;
 
 	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_DESTROY_OBJECT, rv);
 	if ((rv = ukm_object_find(s, hObject, &o)) != CKR_OK)
 		goto out;
 	if (o.cls == CKO_SECRET_KEY)
@@ -109,7 +109,7 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
 		rv = ukm_object_destroy(s, &o);
 out:
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_DESTROY_OBJECT, rv);
 }
 
 /* §5.7.4 C_GetObjectSize: the spec allows CK_UNAVAILABLE_INFORMATION. */
@@ -121,7 +121,7 @@ CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_U
 	CK_RV rv;
 
 	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_GET_OBJECT_SIZE, rv);
 	if ((rv = ukm_object_find(s, hObject, &o)) == CKR_OK) {
 		if (pulSize == NULL)
 			rv = CKR_ARGUMENTS_BAD;
@@ -129,7 +129,7 @@ CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_U
 			*pulSize = CK_UNAVAILABLE_INFORMATION;
 	}
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_GET_OBJECT_SIZE, rv);
 }
 
 /* §5.7.5 C_GetAttributeValue (semantics in ukm_object_get_attributes). */
@@ -142,7 +142,7 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
 	CK_RV rv;
 
 	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_GET_ATTRIBUTE_VALUE, rv);
 	if ((rv = ukm_object_find(s, hObject, &o)) != CKR_OK)
 		goto out;
 	if (pTemplate == NULL && ulCount > 0)
@@ -151,7 +151,7 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
 		rv = ukm_object_get_attributes(&o, pTemplate, ulCount);
 out:
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_GET_ATTRIBUTE_VALUE, rv);
 }
 
 /* PKCS#11 3.0 §5.7.6 C_SetAttributeValue: CKA_LABEL of token objects, which is the
@@ -165,7 +165,7 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
 	CK_RV rv;
 
 	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_SET_ATTRIBUTE_VALUE, rv);
 	if ((rv = ukm_object_find(s, hObject, &o)) != CKR_OK)
 		goto out;
 	if (pTemplate == NULL && ulCount > 0)
@@ -174,7 +174,7 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
 		rv = ukm_object_set_attributes(s, ss->flags, &o, pTemplate, ulCount);
 out:
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_SET_ATTRIBUTE_VALUE, rv);
 }
 
 /* §5.7.7 C_FindObjectsInit: matched against the cache (no APDU once cached). */
@@ -185,7 +185,7 @@ CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, 
 	CK_RV rv;
 
 	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_FIND_OBJECTS_INIT, rv);
 	if (pTemplate == NULL && ulCount > 0)
 		rv = CKR_ARGUMENTS_BAD;
 	else if (ss->find.active)
@@ -197,7 +197,7 @@ CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, 
 		ss->find.active = 1;
 	}
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_FIND_OBJECTS_INIT, rv);
 }
 
 /* §5.7.8 C_FindObjects. */
@@ -210,7 +210,7 @@ CK_RV C_FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObject,
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_FIND_OBJECTS, rv);
 	if ((rv = ukm_session_get(hSession, &ss, &s)) != CKR_OK)
 		goto out;
 	if (phObject == NULL || pulObjectCount == NULL) {
@@ -226,7 +226,7 @@ CK_RV C_FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObject,
 	*pulObjectCount = n;
 out:
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_FIND_OBJECTS, rv);
 }
 
 /* §5.7.9 C_FindObjectsFinal. */
@@ -237,14 +237,14 @@ CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE hSession)
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_FIND_OBJECTS_FINAL, rv);
 	if ((rv = ukm_session_get(hSession, &ss, &s)) == CKR_OK) {
 		if (!ss->find.active)
 			rv = CKR_OPERATION_NOT_INITIALIZED;
 		memset(&ss->find, 0, sizeof(ss->find));
 	}
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_FIND_OBJECTS_FINAL, rv);
 }
 
 /* PKCS#11 3.0 §5.18.2 C_GenerateKey: CKM_UKEY_SM4_KEY_GEN, the key made and kept by the
@@ -257,13 +257,13 @@ CK_RV C_GenerateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	CK_RV rv;
 
 	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_GENERATE_KEY, rv);
 	if (pMechanism == NULL || phKey == NULL || (pTemplate == NULL && ulCount > 0))
 		rv = CKR_ARGUMENTS_BAD;
 	else
 		rv = ukm_generate_key(s, hSession, pMechanism, pTemplate, ulCount, phKey);
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_GENERATE_KEY, rv);
 }
 
 /* §5.14.2 C_GenerateKeyPair: CKM_EC_KEY_PAIR_GEN on the SM2 curve, in the card. */
@@ -277,7 +277,7 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_GENERATE_KEY_PAIR, rv);
 	if ((rv = ukm_session_get(hSession, &ss, &s)) != CKR_OK)
 		goto out;
 	if (pMechanism == NULL || phPublicKey == NULL || phPrivateKey == NULL) {
@@ -292,7 +292,7 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	                pPrivateKeyTemplate, ulPrivateKeyAttributeCount, phPublicKey, phPrivateKey);
 out:
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_GENERATE_KEY_PAIR, rv);
 }
 
 /* §5.14.3 C_WrapKey: no wrapping mechanism in this milestone. */
@@ -301,8 +301,9 @@ CK_RV C_WrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
                 CK_ULONG_PTR pulWrappedKeyLen)
 {
 	(void)hWrappingKey, (void)hKey, (void)pWrappedKey, (void)pulWrappedKeyLen;
-	return ukm_entry_session_only(hSession, pMechanism == NULL ? CKR_ARGUMENTS_BAD :
-	                                                             CKR_MECHANISM_INVALID);
+	return ukm_rv(UKM_FN_WRAP_KEY,
+	              ukm_entry_session_only(hSession, pMechanism == NULL ? CKR_ARGUMENTS_BAD :
+	                                                             CKR_MECHANISM_INVALID));
 }
 
 /* PKCS#11 3.0 §5.18.6 C_UnwrapKey: CKM_UKEY_SM2_ENVELOPED_IMPORT (the CA's encryption pair
@@ -318,7 +319,7 @@ CK_RV C_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	CK_RV rv;
 
 	if ((rv = ukm_enter(hSession, &ss, &s)) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_UNWRAP_KEY, rv);
 	if (pMechanism == NULL || phKey == NULL || (pWrappedKey == NULL && ulWrappedKeyLen > 0) ||
 	    (pTemplate == NULL && ulAttributeCount > 0))
 		rv = CKR_ARGUMENTS_BAD;
@@ -329,7 +330,7 @@ CK_RV C_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 		rv = ukm_unwrap_key(s, hSession, pMechanism, hUnwrappingKey, pWrappedKey,
 		                    ulWrappedKeyLen, pTemplate, ulAttributeCount, phKey);
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_UNWRAP_KEY, rv);
 }
 
 /* §5.14.5 C_DeriveKey: no derivation mechanism (CKA_DERIVE FALSE everywhere). */
@@ -338,8 +339,9 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
                   CK_OBJECT_HANDLE_PTR phKey)
 {
 	(void)hBaseKey, (void)pTemplate, (void)ulAttributeCount, (void)phKey;
-	return ukm_entry_session_only(hSession, pMechanism == NULL ? CKR_ARGUMENTS_BAD :
-	                                                             CKR_MECHANISM_INVALID);
+	return ukm_rv(UKM_FN_DERIVE_KEY,
+	              ukm_entry_session_only(hSession, pMechanism == NULL ? CKR_ARGUMENTS_BAD :
+	                                                             CKR_MECHANISM_INVALID));
 }
 
 /* §5.15 C_SeedRandom and C_GenerateRandom: ukm_entry_crypto.c (GET CHALLENGE). */

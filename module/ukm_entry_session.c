@@ -28,7 +28,7 @@ CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication,
 
 	(void)pApplication, (void)Notify;
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_OPEN_SESSION, rv);
 	if (phSession == NULL) {
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
@@ -44,7 +44,7 @@ CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication,
 		rv = ukm_session_open(s, flags, phSession);
 out:
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_OPEN_SESSION, rv);
 }
 
 /* §5.6.2 C_CloseSession: the last session of a token logs the user out. */
@@ -53,10 +53,10 @@ CK_RV C_CloseSession(CK_SESSION_HANDLE hSession)
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_CLOSE_SESSION, rv);
 	rv = ukm_session_close(hSession);
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_CLOSE_SESSION, rv);
 }
 
 /* §5.6.3 C_CloseAllSessions. */
@@ -66,14 +66,14 @@ CK_RV C_CloseAllSessions(CK_SLOT_ID slotID)
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_CLOSE_ALL_SESSIONS, rv);
 	s = ukm_slot_get(slotID);
 	if (s == NULL)
 		rv = CKR_SLOT_ID_INVALID;
 	else
 		ukm_session_close_slot(s, 1);
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_CLOSE_ALL_SESSIONS, rv);
 }
 
 /* §5.6.4 C_GetSessionInfo: the state follows the token's shared login state (§6.7). */
@@ -84,7 +84,7 @@ CK_RV C_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo)
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_GET_SESSION_INFO, rv);
 	if ((rv = ukm_session_get(hSession, &ss, &s)) != CKR_OK)
 		goto out;
 	if (pInfo == NULL) {
@@ -97,7 +97,7 @@ CK_RV C_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo)
 	pInfo->flags = ss->flags;
 out:
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_GET_SESSION_INFO, rv);
 }
 
 /* §5.6.5 C_GetOperationState: a card-backed signature cannot be saved. */
@@ -105,7 +105,8 @@ CK_RV C_GetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationStat
                           CK_ULONG_PTR pulOperationStateLen)
 {
 	(void)pOperationState, (void)pulOperationStateLen;
-	return ukm_entry_session_only(hSession, CKR_FUNCTION_NOT_SUPPORTED);
+	return ukm_rv(UKM_FN_GET_OPERATION_STATE,
+	              ukm_entry_session_only(hSession, CKR_FUNCTION_NOT_SUPPORTED));
 }
 
 /* §5.6.6 C_SetOperationState. */
@@ -115,7 +116,8 @@ CK_RV C_SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationStat
 {
 	(void)pOperationState, (void)ulOperationStateLen, (void)hEncryptionKey;
 	(void)hAuthenticationKey;
-	return ukm_entry_session_only(hSession, CKR_FUNCTION_NOT_SUPPORTED);
+	return ukm_rv(UKM_FN_SET_OPERATION_STATE,
+	              ukm_entry_session_only(hSession, CKR_FUNCTION_NOT_SUPPORTED));
 }
 
 /* §5.6.7 C_Login: secure session (if none) + secured VERIFY: at most two APDUs. A NULL
@@ -129,7 +131,7 @@ CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_LOGIN, rv);
 	if ((rv = ukm_session_get(hSession, &ss, &s)) != CKR_OK)
 		goto out;
 	/* pPin NULL: the protected authentication path where the key has a pinpad. */
@@ -139,7 +141,7 @@ CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR
 		rv = ukm_login(s, userType, pPin, ulPinLen);
 out:
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_LOGIN, rv);
 }
 
 /* §5.6.8 C_Logout: secured VERIFY P1 = FF. */
@@ -150,11 +152,11 @@ CK_RV C_Logout(CK_SESSION_HANDLE hSession)
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_LOGOUT, rv);
 	if ((rv = ukm_session_get(hSession, &ss, &s)) == CKR_OK)
 		rv = ukm_logout(s);
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_LOGOUT, rv);
 }
 
 /* 3.0 §5.6.9 C_LoginUser: this token has one user and one SO; the username names nothing
@@ -163,8 +165,9 @@ CK_RV C_LoginUser(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR
                   CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pUsername, CK_ULONG ulUsernameLen)
 {
 	if (pUsername == NULL && ulUsernameLen != 0)
-		return ukm_entry_session_only(hSession, CKR_ARGUMENTS_BAD);
-	return C_Login(hSession, userType, pPin, ulPinLen);
+		return ukm_rv(UKM_FN_LOGIN_USER,
+		              ukm_entry_session_only(hSession, CKR_ARGUMENTS_BAD));
+	return ukm_rv(UKM_FN_LOGIN_USER, C_Login(hSession, userType, pPin, ulPinLen));
 }
 
 #ifndef CKF_FIND_OBJECTS
@@ -193,7 +196,7 @@ CK_RV C_SessionCancel(CK_SESSION_HANDLE hSession, CK_FLAGS flags)
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_SESSION_CANCEL, rv);
 	if ((rv = ukm_session_get(hSession, &ss, &s)) != CKR_OK)
 		goto out;
 	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
@@ -203,5 +206,5 @@ CK_RV C_SessionCancel(CK_SESSION_HANDLE hSession, CK_FLAGS flags)
 		ss->find.active = 0;
 out:
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_SESSION_CANCEL, rv);
 }

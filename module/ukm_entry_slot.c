@@ -40,11 +40,11 @@ CK_RV C_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_ULONG_PT
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_GET_SLOT_LIST, rv);
 	rv = pulCount == NULL ? CKR_ARGUMENTS_BAD :
 	                        ukm_get_slot_list_locked(tokenPresent, pSlotList, pulCount);
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_GET_SLOT_LIST, rv);
 }
 
 /* A listed slot by ID after refreshing card states (no APDUs). */
@@ -87,13 +87,13 @@ CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_GET_SLOT_INFO, rv);
 	if (pInfo == NULL)
 		rv = CKR_ARGUMENTS_BAD;
 	else if ((rv = ukm_slot_lookup(slotID, &s)) == CKR_OK)
 		ukm_slot_info_fill(s, pInfo);
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_GET_SLOT_INFO, rv);
 }
 
 /* PIN counters -> token flags (§5.5.3 table of CK_TOKEN_INFO flags). */
@@ -170,7 +170,7 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_GET_TOKEN_INFO, rv);
 	if (pInfo == NULL) {
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
@@ -185,7 +185,7 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 		ukm_token_info_fill(s, pInfo);
 out:
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_GET_TOKEN_INFO, rv);
 }
 
 static CK_RV ukm_wait_nonblocking_locked(CK_SLOT_ID_PTR pSlot)
@@ -215,10 +215,10 @@ CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pRese
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_WAIT_FOR_SLOT_EVENT, rv);
 	if (pSlot == NULL || pReserved != NULL) {
 		ukm_lib_unlock();
-		return CKR_ARGUMENTS_BAD;
+		return ukm_rv(UKM_FN_WAIT_FOR_SLOT_EVENT, CKR_ARGUMENTS_BAD);
 	}
 	for (;;) {
 		rv = ukm_wait_nonblocking_locked(pSlot);
@@ -226,12 +226,12 @@ CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pRese
 			break;
 		ukm_lib_unlock();
 		if ((rv = ukm_pcsc_wait()) != CKR_OK)
-			return rv;
+			return ukm_rv(UKM_FN_WAIT_FOR_SLOT_EVENT, rv);
 		if ((rv = ukm_lib_lock()) != CKR_OK)
-			return rv;
+			return ukm_rv(UKM_FN_WAIT_FOR_SLOT_EVENT, rv);
 	}
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_WAIT_FOR_SLOT_EVENT, rv);
 }
 
 static CK_RV ukm_token_slot(CK_SLOT_ID id, ukm_slot **s)
@@ -251,13 +251,13 @@ CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMechanismList
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_GET_MECHANISM_LIST, rv);
 	if (pulCount == NULL)
 		rv = CKR_ARGUMENTS_BAD;
 	else if ((rv = ukm_token_slot(slotID, &s)) == CKR_OK)
 		rv = ukm_mech_list(pMechanismList, pulCount);
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_GET_MECHANISM_LIST, rv);
 }
 
 /* §5.5.6 C_GetMechanismInfo. */
@@ -267,13 +267,13 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_GET_MECHANISM_INFO, rv);
 	if (pInfo == NULL)
 		rv = CKR_ARGUMENTS_BAD;
 	else if ((rv = ukm_token_slot(slotID, &s)) == CKR_OK)
 		rv = ukm_mech_info(type, pInfo);
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_GET_MECHANISM_INFO, rv);
 }
 
 /* 3.0 §5.6.4 C_InitToken: the SO re-creates the application (REINITIALISE APPLICATION,
@@ -288,14 +288,14 @@ CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen,
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_INIT_TOKEN, rv);
 	if (pLabel == NULL)
 		rv = CKR_ARGUMENTS_BAD;
 	else if ((rv = ukm_token_slot(slotID, &s)) == CKR_OK)
 		rv = s->session_count > 0 ? CKR_SESSION_EXISTS
 		     : pPin == NULL ? CKR_ARGUMENTS_BAD : ukm_init_token(s, pPin, ulPinLen, pLabel);
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_INIT_TOKEN, rv);
 }
 
 /* §5.5.8 C_InitPIN: the SO sets the user PIN (RESET RETRY COUNTER: unblocks it, SPEC S0-B4). */
@@ -306,11 +306,11 @@ CK_RV C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPin
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_INIT_PIN, rv);
 	if ((rv = ukm_session_get(hSession, &ss, &s)) == CKR_OK)
 		rv = ukm_init_pin(s, ss, pPin, ulPinLen);
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_INIT_PIN, rv);
 }
 
 /* §5.5.9 C_SetPIN: CHANGE REFERENCE DATA of the PIN of the state (user or SO). */
@@ -322,9 +322,9 @@ CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulO
 	CK_RV rv;
 
 	if ((rv = ukm_lib_lock()) != CKR_OK)
-		return rv;
+		return ukm_rv(UKM_FN_SET_PIN, rv);
 	if ((rv = ukm_session_get(hSession, &ss, &s)) == CKR_OK)
 		rv = ukm_set_pin(s, ss, pOldPin, ulOldLen, pNewPin, ulNewLen);
 	ukm_lib_unlock();
-	return rv;
+	return ukm_rv(UKM_FN_SET_PIN, rv);
 }
