@@ -3,7 +3,8 @@
 function(ukey_add_test name)
   cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS;ENV;ARGS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
-  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/common/tests)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/common/tests
+                                             ${PROJECT_SOURCE_DIR}/common)
   target_link_libraries(${name} PRIVATE ${T_LIBS})
   add_test(NAME ${name} COMMAND ${name} ${T_ARGS})
   if(NOT T_TIMEOUT)

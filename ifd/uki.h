@@ -4,8 +4,9 @@
  *   uki_ifdh.c       IFDH* entry points (ifdhandler.h v3): validate, lock, dispatch, and
  *                    convert uki_status to RESPONSECODE (the only place that does);
  *   uki_reader.c     readers and slots: presence, power state, ATR, event waiting;
- *   uki_link_unix.c  a transport (the AF_UNIX link with vpcd framing), reached only through
- *                    uki_transport_ops, so a libusb CCID transport can be added beside it.
+ *   uki_link_unix.c  transports, reached only through uki_transport_ops: the AF_UNIX link
+ *                    (and its loopback TCP variant) with vpcd framing;
+ *   uki_usb.c        USB CCID keys through libusb-1.0, over the CCID host layer uki_ccid.c.
  *
  * Lock order: readers table lock -> slot io lock -> transport lock -> reader state lock.
  * The reader state lock is a leaf: nothing calls into a transport while holding it. */
@@ -31,15 +32,21 @@ typedef enum uki_status {
 	UKI_ERR_PARAM,          /* bad argument or DEVICENAME */
 	UKI_ERR_ABSENT,         /* no key in the slot (or it was just removed) */
 	UKI_ERR_COMM,           /* link broken, peer misbehaved: the key was removed */
-	UKI_ERR_TIMEOUT,        /* peer did not answer in time: the key was removed */
+	UKI_ERR_TIMEOUT,        /* peer did not answer in time: the link transports remove the
+	                         * key (the stream is out of step); USB keeps it (CCID bSeq
+	                         * lets the next exchange drop the late answer) */
 	UKI_ERR_BUFFER,         /* answer larger than the caller's buffer (link still in sync) */
 	UKI_ERR_NOMEM,
 	UKI_ERR_UNSUPPORTED,
 	UKI_ERR_SYSTEM,         /* socket/bind/thread creation failed */
+	UKI_ERR_PROTO,          /* one exchange failed (CCID error status, stall, bad message)
+	                         * but the device is still in step: the key stays */
 } uki_status;
 
-/* DEVICENAME from reader.conf:
+/* DEVICENAME from reader.conf (usb: and tcp: forms: docs/ccid.md, docs/vsmartcard.md):
  *     unix:PATH[;slots=N][;timeout=MS][;owner=UID]
+ *     usb:[VVVV/PPPP[:libudev:N:/dev/bus/usb/BBB/DDD]][;slots=N][;timeout=MS]
+ *     tcp:HOST:PORT[;slots=N][;timeout=MS]
  *   PATH     absolute path of the AF_UNIX socket the driver listens on (< 108 bytes)
  *   slots    1..16, default 1: keys this reader holds at once
  *   timeout  100..600000 ms, default 30000: how long an APDU answer may take
@@ -58,6 +65,14 @@ typedef struct uki_devname {
 } uki_devname;
 
 uki_status uki_devname_parse(const char *text, uki_devname *out);
+
+/* DEVICENAME "tcp:HOST:PORT[;slots=N][;timeout=MS]" (vsmartcard interop, docs/vsmartcard.md):
+ * the driver listens on TCP, loopback only, for vpcd-protocol cards such as vsmartcard's
+ * vicc. Never used unless configured: TCP has no peer credentials, so any local user can
+ * insert a card there (owner= is refused). HOST: 127.0.0.0/8, ::1, [::1] or localhost.
+ * Fills a sockaddr_in/_in6 for the address part ("127.0.0.1:35963"). */
+struct sockaddr_storage;
+uki_status uki_devname_tcp(const char *address, struct sockaddr_storage *ss, size_t *ss_len);
 
 typedef struct uki_reader uki_reader;
 
@@ -80,6 +95,7 @@ typedef struct uki_transport_ops {
 } uki_transport_ops;
 
 extern const uki_transport_ops uki_link_unix_ops;
+extern const uki_transport_ops uki_link_tcp_ops;       /* same file: vpcd framing over TCP */
 
 /* Reader/slot layer (uki_reader.c). Lun = reader << 16 | slot, as pcscd numbers them. */
 uki_status uki_reader_open_slot(unsigned long lun, const char *devname);

@@ -9,12 +9,20 @@
  * (POLLRDHUP only, so an answer arriving during an exchange does not wake it); exchanges
  * run on pcscd's threads. Only the monitor assigns fds to slots; a slot's fd is closed by
  * whoever holds it last (busy flag), always under t->lock. Any protocol fault removes the
- * key: the stream can no longer be trusted to be in step. */
+ * key: the stream can no longer be trusted to be in step.
+ *
+ * The same code serves "tcp:" (uki_link_tcp_ops, docs/vsmartcard.md): vsmartcard's vicc and
+ * other vpcd-protocol cards connect over TCP. Only the listener differs: it binds a loopback
+ * address only (TCP has no SO_PEERCRED, so the peer cannot be checked beyond being local),
+ * and every accepted socket gets TCP_NODELAY (a frame is one small segment: Nagle plus the
+ * peer's delayed ACK would add ~40 ms to every APDU). */
 #define _GNU_SOURCE     /* accept4, pipe2, POLLRDHUP, struct ucred */
 #include "uki.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -29,6 +37,7 @@
 #include "uk_buf.h"
 #include "uk_log.h"
 #include "uk_wipe.h"
+#include "uk_time.h"
 
 enum { CTL_POWER_OFF = 0, CTL_POWER_ON = 1, CTL_RESET = 2, CTL_GET_ATR = 4 };
 #define MONITOR_POLL_MS 5000    /* the monitor re-checks its stop flag at least this often */
@@ -44,6 +53,9 @@ typedef struct uki_link_unix {
 	unsigned nslots;
 	int timeout_ms;
 	long owner;
+	int family;             /* AF_UNIX, or AF_INET / AF_INET6 for tcp: */
+	struct sockaddr_storage tcp_sa;
+	size_t tcp_sa_len;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t sock_dev;
 	ino_t sock_ino;
@@ -58,18 +70,10 @@ typedef struct uki_link_unix {
 
 /* ---- bounded socket I/O ---- */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static uki_status wait_fd(int fd, short events, long long deadline)
 {
 	struct pollfd p = { .fd = fd, .events = events };
-	long long left = deadline - now_ms();
+	long long left = deadline - uk_now_ms();
 	int r;
 
 	if (left <= 0)
@@ -127,7 +131,7 @@ static uki_status recv_frame(int fd, uint8_t *out, size_t cap, size_t *len, size
 	uint8_t hdr[2];
 	size_t n;
 	long long body_deadline;
-	uki_status st = recv_exact(fd, hdr, 2, now_ms() + first_ms);
+	uki_status st = recv_exact(fd, hdr, 2, uk_now_ms() + first_ms);
 
 	if (st != UKI_OK)
 		return st;
@@ -136,7 +140,7 @@ static uki_status recv_frame(int fd, uint8_t *out, size_t cap, size_t *len, size
 		uk_log(UK_LOG_ERROR, "ifd", "link: frame length %zu outside %zu..%zu", n, min, max);
 		return UKI_ERR_COMM;
 	}
-	body_deadline = now_ms() + UKI_BODY_TIMEOUT_MS;
+	body_deadline = uk_now_ms() + UKI_BODY_TIMEOUT_MS;
 	if (n > cap) {
 		st = recv_discard(fd, n, body_deadline);
 		return st == UKI_OK ? UKI_ERR_BUFFER : st;
@@ -153,7 +157,7 @@ static uki_status recv_frame(int fd, uint8_t *out, size_t cap, size_t *len, size
 static uki_status send_frame(int fd, const uint8_t *payload, size_t n, int timeout_ms)
 {
 	uint8_t *buf = malloc(n + 2);
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = uk_now_ms() + timeout_ms;
 	uki_status st = UKI_ERR_NOMEM;
 	size_t off = 0;
 	ssize_t r;
@@ -292,6 +296,27 @@ static unsigned sweep_hangups_locked(uki_link_unix *t)
 	return i;
 }
 
+/* TCP: the listener is bound to loopback, so the peer is local; check it anyway (a
+ * misrouted packet must not become a card) and turn Nagle off. */
+static int tcp_peer_allowed(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int one = 1, local = 0;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		local = (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+	else if (ss.ss_family == AF_INET6)
+		local = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+	if (!local) {
+		uk_log(UK_LOG_ERROR, "ifd", "link: refused a non-loopback TCP connection");
+		return 0;
+	}
+	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0;
+}
+
 static void accept_one(uki_link_unix *t)
 {
 	int fd = accept4(t->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -299,7 +324,7 @@ static void accept_one(uki_link_unix *t)
 
 	if (fd < 0)
 		return;
-	if (!peer_allowed(t, fd)) {
+	if (t->family == AF_UNIX ? !peer_allowed(t, fd) : !tcp_peer_allowed(fd)) {
 		close(fd);
 		return;
 	}
@@ -456,6 +481,30 @@ out:
 	return st;
 }
 
+/* tcp: bind the loopback address of the DEVICENAME. SO_REUSEADDR: a restarted pcscd
+ * must not wait out TIME_WAIT of the old links. */
+static uki_status link_listen_tcp(uki_link_unix *t)
+{
+	int one = 1;
+	uki_status st = UKI_ERR_SYSTEM;
+
+	t->lfd = socket(t->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (t->lfd < 0)
+		goto out;
+	if (setsockopt(t->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
+		goto out;
+	if (bind(t->lfd, (struct sockaddr *)&t->tcp_sa, (socklen_t)t->tcp_sa_len) != 0)
+		goto out;
+	if (listen(t->lfd, 8) != 0)
+		goto out;
+	st = UKI_OK;
+out:
+	if (st != UKI_OK)
+		uk_log(UK_LOG_ERROR, "ifd", "link: cannot listen on tcp:%s: %s", t->path,
+		       strerror(errno));
+	return st;
+}
+
 /* ---- transport contract ---- */
 
 static void link_close(void *tp)
@@ -480,7 +529,8 @@ static void link_close(void *tp)
 	if (t->lfd >= 0) {
 		close(t->lfd);
 		/* unlink only our own socket, not one a newer pcscd has bound since */
-		if (lstat(t->path, &sb) == 0 && sb.st_dev == t->sock_dev && sb.st_ino == t->sock_ino)
+		if (t->family == AF_UNIX && lstat(t->path, &sb) == 0 &&
+		    sb.st_dev == t->sock_dev && sb.st_ino == t->sock_ino)
 			unlink(t->path);
 	}
 	if (t->wake[0] >= 0)
@@ -491,7 +541,8 @@ static void link_close(void *tp)
 	free(t);
 }
 
-static uki_status link_open(uki_reader *rd, const uki_devname *dev, void **tp)
+static uki_status link_open_family(uki_reader *rd, const uki_devname *dev, void **tp,
+                                   int tcp)
 {
 	uki_link_unix *t = calloc(1, sizeof(*t));
 	uki_status st = UKI_ERR_NOMEM;
@@ -510,11 +561,16 @@ static uki_status link_open(uki_reader *rd, const uki_devname *dev, void **tp)
 	st = UKI_ERR_PARAM;
 	if (strlen(dev->address) >= sizeof(t->path))
 		goto out;
-	memcpy(t->path, dev->address, strlen(dev->address) + 1);
+	memcpy(t->path, dev->address, strlen(dev->address) + 1);   /* tcp: HOST:PORT */
+	t->family = AF_UNIX;
+	if (tcp && uki_devname_tcp(dev->address, &t->tcp_sa, &t->tcp_sa_len) != UKI_OK)
+		goto out;
+	if (tcp)
+		t->family = t->tcp_sa.ss_family;
 	st = UKI_ERR_SYSTEM;
 	if (pipe2(t->wake, O_CLOEXEC | O_NONBLOCK) != 0)
 		goto out;
-	st = link_listen(t);
+	st = tcp ? link_listen_tcp(t) : link_listen(t);
 	if (st != UKI_OK)
 		goto out;
 	st = pthread_create(&t->thread, NULL, monitor_main, t) == 0 ? UKI_OK : UKI_ERR_SYSTEM;
@@ -526,6 +582,16 @@ out:
 	}
 	*tp = t;
 	return st;
+}
+
+static uki_status link_open(uki_reader *rd, const uki_devname *dev, void **tp)
+{
+	return link_open_family(rd, dev, tp, 0);
+}
+
+static uki_status link_open_tcp(uki_reader *rd, const uki_devname *dev, void **tp)
+{
+	return link_open_family(rd, dev, tp, 1);
 }
 
 static uki_status send_controls(int fd, const uint8_t *ctl, size_t n, int timeout_ms)
@@ -590,6 +656,14 @@ static uki_status link_xfer(void *tp, unsigned slot, const uint8_t *cmd, size_t 
 const uki_transport_ops uki_link_unix_ops = {
 	.scheme = "unix",
 	.open = link_open,
+	.close = link_close,
+	.power = link_power,
+	.xfer = link_xfer,
+};
+
+const uki_transport_ops uki_link_tcp_ops = {
+	.scheme = "tcp",
+	.open = link_open_tcp,
 	.close = link_close,
 	.power = link_power,
 	.xfer = link_xfer,

@@ -6,6 +6,7 @@
  * event thread is stopped and joined before that slot's IFDHCloseChannel, and that no
  * other call on the slot runs after it; the reader is freed when its last slot closes. */
 #include "uki.h"
+#include "uki_usb.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -45,6 +46,8 @@ static uki_reader *readers[UKI_MAX_READERS];
 
 static const uki_transport_ops *const transports[] = {
 	&uki_link_unix_ops,
+	&uki_usb_ops,
+	&uki_link_tcp_ops,      /* only when a DEVICENAME says tcp: (docs/vsmartcard.md) */
 };
 
 static const uki_transport_ops *transport_find(const char *scheme)
@@ -126,8 +129,10 @@ static uki_status reader_create_locked(unsigned idx, const char *devname, uki_re
 	uki_status st = uki_devname_parse(devname, &dev);
 
 	if (st != UKI_OK) {
-		uk_log(UK_LOG_ERROR, "ifd", "bad DEVICENAME \"%s\" (want unix:/path[;slots=N])",
-		       devname);
+		/* slots above UKI_MAX_SLOTS end here too: pcscd 1.9.9 has 16 reader contexts */
+		uk_log(UK_LOG_ERROR, "ifd", "bad DEVICENAME \"%s\" (want SCHEME:ADDRESS"
+		       "[;slots=1..%d][;timeout=100..600000][;owner=UID]): reader refused",
+		       devname, UKI_MAX_SLOTS);
 		goto out;
 	}
 	st = UKI_ERR_UNSUPPORTED;

@@ -11,6 +11,10 @@ packages=(
 	gnutls-bin                                      # p11tool: a p11-kit consumer (module_p11kit)
 	libtasn1-6-dev libusb-1.0-0-dev                 # ASN.1 and USB CCID
 	util-linux procps                               # unshare, setpriv; pgrep (tests)
+	# vsmartcard interop tests (docs/vsmartcard.md): Debian's vpcd driver and the vicc
+	# card. Note: vsmartcard-vpcd installs /etc/reader.conf.d/vpcd, so the system pcscd
+	# (if it runs) then listens on TCP 127.0.0.1... port 35963; the tests never use it.
+	vsmartcard-vpcd vsmartcard-vpicc
 )
 
 missing=()

@@ -18,6 +18,15 @@
 
 #define EMU_MAX_KEYS 16
 #define EMU_FRAME_MAX (2 + 65535)
+/* USB CCID front end (docs/ccid.md): the largest bulk-OUT message (dwMaxCCIDMessageLength
+ * at most 65,546), and the usbsock message header (type, 4-byte length). */
+#define EMU_CCID_MSG_MAX 65546u
+/* An IccPowerOn answer cannot be chained (CCID 1.1 §6.2.1): the key's 13-byte ATR must fit
+ * in one message after the 10-byte header. */
+#define EMU_CCID_MSG_MIN 23u
+#define EMU_USBSOCK_HDR 5
+/* Received bytes a key keeps: one whole message of either link. */
+#define EMU_RX_MAX (EMU_USBSOCK_HDR + EMU_CCID_MSG_MAX)
 #define EMU_LABEL_MAX 32
 #define EMU_PIN_MAX 64
 /* How long a button key waits for `confirm`: below the driver's default APDU timeout
@@ -27,6 +36,18 @@
 
 enum emu_powerloss { EMU_PL_NONE = 0, EMU_PL_BEFORE, EMU_PL_AFTER };
 enum emu_pad { EMU_PAD_NONE = 0, EMU_PAD_PIN, EMU_PAD_CANCEL };
+/* What handling one received message asks of the key thread. */
+enum { EMU_FRAME_OK = 0, EMU_FRAME_DROP = -1, EMU_FRAME_POWERLOSS = -2 };
+/* One-shot CCID faults (docs/ccid.md "Faults"), bits of emu_faults.ccid_once. */
+enum {
+	EMU_CCID_STALL = 1u << 0,
+	EMU_CCID_SHORT = 1u << 1,
+	EMU_CCID_MUTE = 1u << 2,
+	EMU_CCID_BUSY = 1u << 3,
+	EMU_CCID_BADSEQ = 1u << 4,
+	EMU_CCID_DROP = 1u << 5,
+	EMU_CCID_HWERROR = 1u << 6,
+};
 
 /* Faults an operator injects (docs/ukey-emu.md "Faults"). */
 typedef struct emu_faults {
@@ -34,11 +55,38 @@ typedef struct emu_faults {
 	int profile_s0;         /* per-instruction floors of the SPEC S0 performance table */
 	int powerloss;          /* enum emu_powerloss: armed for the next state write */
 	int refuse;             /* read APDUs, answer nothing */
+	/* usb link only (docs/ccid.md "Faults") */
+	unsigned ccid_timeext;  /* time extensions before every XfrBlock answer */
+	unsigned ccid_split;    /* bulk-IN transfers of at most this many bytes; 0 = whole */
+	unsigned ccid_once;     /* EMU_CCID_* armed for the next command or answer */
 } emu_faults;
 
 typedef struct emu emu;
+typedef struct emu_key emu_key;
+typedef struct emu_ccid emu_ccid;
 
-typedef struct emu_key {
+/* What differs between link types: the byte stream (connect, framing in and out); the key
+ * thread, the card, the faults and the control socket are shared. The vpcd link (unix:,
+ * tcp:) is in emu_key.c, the usb link (usbsock + CCID) in emu_ccid.c. */
+typedef struct emu_link_ops {
+	const char *scheme;             /* "unix:", "tcp:", "usb:" */
+	int quickack;                   /* TCP: acknowledge every read at once (see emu_key.c) */
+	int (*connect)(const char *spec);
+	size_t hdr_len;                 /* bytes of a message header */
+	/* Payload length from a header; -1 for a header the link does not accept. */
+	long (*frame_len)(const uint8_t *hdr);
+	/* Handle one whole message: EMU_FRAME_*. */
+	int (*frame)(emu_key *k, const uint8_t *hdr, const uint8_t *p, size_t n);
+	/* Optional: per-key state (at creation, at the end), link up (greeting: 0 or -1), link
+	 * down, and a wake-up by the control thread (out-of-band messages: EMU_FRAME_*). */
+	int (*key_init)(emu_key *k);
+	void (*key_free)(emu_key *k);
+	int (*up)(emu_key *k);
+	void (*down)(emu_key *k);
+	int (*poke)(emu_key *k);
+} emu_link_ops;
+
+struct emu_key {
 	emu *emu;
 	unsigned index;
 	char *dir;
@@ -70,16 +118,21 @@ typedef struct emu_key {
 	int evfd;               /* eventfd: wakes the key thread after a change */
 	unsigned backoff_ms;
 	long long next_try_ms;
+	emu_ccid *ccid;         /* usb link: the CCID slot's state */
 	size_t rxlen;
-	uint8_t rx[EMU_FRAME_MAX];
+	uint8_t rx[EMU_RX_MAX];
 	pthread_t thread;
 	int started;
-} emu_key;
+};
 
 struct emu {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	const char *link;
+	const emu_link_ops *ops;        /* the link type of `link` */
+	const char *link_spec;          /* `link` after its scheme */
+	int ccid_extended;              /* usb: extended APDU level (else short) */
+	unsigned ccid_maxlen;           /* usb: dwMaxCCIDMessageLength */
 	const char *state;
 	int retry;
 	int stopping;
@@ -107,6 +160,12 @@ emu_key *emu_key_create(emu *e, const emu_new_key *nk, const char **why);
 void emu_key_wake(emu_key *k);
 /* Stop every key thread and free the keys. */
 void emu_keys_stop(emu *e);
+/* The link type named by link (unix:, tcp:, usb:) and the rest of it in *spec; NULL if none. */
+const emu_link_ops *emu_link_find(const char *link, const char **spec);
+/* Run one command APDU on the key's card with its faults (power loss, latency): EMU_FRAME_OK
+ * with the answer in resp (*rlen: room in, length out), or EMU_FRAME_DROP (pulled out
+ * meanwhile: nobody gets the answer) / EMU_FRAME_POWERLOSS, resp wiped. Key thread only. */
+int emu_key_apdu(emu_key *k, const uint8_t *cmd, size_t n, uint8_t *resp, size_t *rlen);
 /* The s0 profile's delay for one APDU (microseconds): SPEC.md S0 performance table. */
 unsigned long emu_profile_s0_us(const uint8_t *cmd, size_t n, size_t resp_len);
 
@@ -145,5 +204,10 @@ int emu_ctl_client(int argc, char **argv);
 long emu_pin_source(const char *file, const char *env, uint8_t buf[EMU_PIN_MAX]);
 
 int emu_connect_unix(const char *path);
+
+/* emu_ccid.c: the usb link (docs/ccid.md "The emulated key's CCID face") */
+extern const emu_link_ops emu_link_usb;
+#define EMU_CCID_MAXLEN_SHORT 271u
+#define EMU_CCID_MAXLEN_EXTENDED 1034u
 
 #endif

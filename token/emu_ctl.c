@@ -122,6 +122,34 @@ static const char *state_name_locked(const emu_key *k)
 	return k->want_in ? "connecting" : "removed";
 }
 
+/* The CCID faults (docs/ccid.md "Faults"): `ccid N FAULT [ARG]`, listed as ccid-FAULT[=ARG].
+ * One-shot faults are a bit of ccid_once; timeext and split hold a number (0 removes). */
+static const struct ccid_fault {
+	const char *name;
+	unsigned bit;                   /* one-shot; 0: a numbered fault */
+	unsigned long max;              /* numbered: largest ARG */
+} ccid_faults[] = {
+	{ "timeext", 0, 255 },          { "split", 0, EMU_CCID_MSG_MAX },
+	{ "stall", EMU_CCID_STALL, 0 }, { "short", EMU_CCID_SHORT, 0 },
+	{ "mute", EMU_CCID_MUTE, 0 },   { "busy", EMU_CCID_BUSY, 0 },
+	{ "badseq", EMU_CCID_BADSEQ, 0 }, { "drop", EMU_CCID_DROP, 0 },
+	{ "hwerror", EMU_CCID_HWERROR, 0 },
+};
+
+static size_t ccid_flags_locked(const emu_faults *f, char *out, size_t cap)
+{
+	size_t i, n = 0;
+
+	if (f->ccid_timeext && n < cap)
+		n += (size_t)snprintf(out + n, cap - n, "+ccid-timeext=%u", f->ccid_timeext);
+	if (f->ccid_split && n < cap)
+		n += (size_t)snprintf(out + n, cap - n, "+ccid-split=%u", f->ccid_split);
+	for (i = 0; i < sizeof(ccid_faults) / sizeof(ccid_faults[0]) && n < cap; i++)
+		if (ccid_faults[i].bit & f->ccid_once)
+			n += (size_t)snprintf(out + n, cap - n, "+ccid-%s", ccid_faults[i].name);
+	return n;
+}
+
 static void flags_locked(const emu_key *k, char *out, size_t cap)
 {
 	static const char *const pl[] = { "", "+powerloss", "+powerloss-after" };
@@ -132,7 +160,9 @@ static void flags_locked(const emu_key *k, char *out, size_t cap)
 	             k->pad_waiting ? "+pin-waiting" : "", k->f.profile_s0 ? "+s0" : "",
 	             pl[k->f.powerloss], k->f.refuse ? "+refuse" : "");
 	if (k->f.latency_ms && n >= 0 && (size_t)n < cap)
-		snprintf(out + n, cap - (size_t)n, "+latency=%u", k->f.latency_ms);
+		n += snprintf(out + n, cap - (size_t)n, "+latency=%u", k->f.latency_ms);
+	if (n >= 0 && (size_t)n < cap)
+		ccid_flags_locked(&k->f, out + n, cap - (size_t)n);
 	if (out[0] == '\0')
 		snprintf(out, cap, "-");
 	else
@@ -144,7 +174,7 @@ static void flags_locked(const emu_key *k, char *out, size_t cap)
 /* list: ok <n> then one record per key, index,serial,label,zone,state,flags */
 static int cmd_list(emu *e, int argc, char **argv, char *reply, size_t cap)
 {
-	char label[3 * EMU_LABEL_MAX + 1], flags[128];
+	char label[3 * EMU_LABEL_MAX + 1], flags[256];
 	size_t off;
 	unsigned i;
 	emu_key *k;
@@ -283,6 +313,49 @@ static int cmd_clear(emu *e, int argc, char **argv, char *reply, size_t cap)
 	pthread_mutex_unlock(&e->lock);
 	snprintf(reply, cap, "ok");
 	return 0;
+}
+
+/* ccid N FAULT [ARG] (usb link only): arm a CCID fault; hwerror is sent at once, so the
+ * key must be connected. */
+static int cmd_ccid(emu *e, int argc, char **argv, char *reply, size_t cap)
+{
+	emu_key *k = key_arg(e, argv[1], reply, cap);
+	const struct ccid_fault *cf = NULL;
+	unsigned long v = 0;
+	size_t i;
+	int ret = -1;
+
+	if (k == NULL)
+		return -1;
+	for (i = 0; i < sizeof(ccid_faults) / sizeof(ccid_faults[0]); i++)
+		if (strcmp(ccid_faults[i].name, argv[2]) == 0)
+			cf = &ccid_faults[i];
+	if (e->ops != &emu_link_usb) {
+		snprintf(reply, cap, "error key %u is not on a usb link", k->index);
+		return -1;
+	}
+	if (cf == NULL || (cf->bit != 0) != (argc == 3) ||
+	    (cf->bit == 0 && parse_uint(argv[3], cf->max, &v) != 0)) {
+		snprintf(reply, cap, "error ccid N timeext K|split B|stall|short|mute|busy|badseq|"
+		                     "drop|hwerror");
+		return -1;
+	}
+	pthread_mutex_lock(&e->lock);
+	if (cf->bit == EMU_CCID_HWERROR && !k->connected) {
+		snprintf(reply, cap, "error key %u is not connected", k->index);
+		goto out;
+	}
+	k->f.ccid_once |= cf->bit;
+	if (cf->bit == 0 && strcmp(cf->name, "timeext") == 0)
+		k->f.ccid_timeext = (unsigned)v;
+	else if (cf->bit == 0)
+		k->f.ccid_split = (unsigned)v;
+	emu_key_wake(k);
+	snprintf(reply, cap, "ok");
+	ret = 0;
+out:
+	pthread_mutex_unlock(&e->lock);
+	return ret;
 }
 
 static int cmd_confirm(emu *e, int argc, char **argv, char *reply, size_t cap)
@@ -442,6 +515,7 @@ static const struct ctl_cmd {
 	{ "latency", 2, 2, cmd_latency },   { "powerloss", 1, 2, cmd_powerloss },
 	{ "refuse", 2, 2, cmd_refuse },     { "clear", 1, 1, cmd_clear },
 	{ "confirm", 1, 1, cmd_confirm },   { "pinpad", 2, 2, cmd_pinpad },
+	{ "ccid", 2, 3, cmd_ccid },
 };
 
 int emu_ctl_exec(emu *e, char *line, char *reply, size_t cap)

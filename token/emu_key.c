@@ -1,7 +1,10 @@
 /* ukey-emu: one thread per emulated key, serving its link to the ifd driver (docs/design.md
  * "Link between ifd/ and ukey-emu") and applying the faults of docs/ukey-emu.md.
  *
- * Frame: 2-byte big-endian length, then payload. A 1-byte payload is a control
+ * The thread is the same for every link type; what differs (connect, framing in and out) is
+ * an emu_link_ops table: the vpcd link below (unix:, tcp:), the usb link in emu_ccid.c.
+ *
+ * vpcd frame: 2-byte big-endian length, then payload. A 1-byte payload is a control
  * (0 power off, 1 power on, 2 reset, 4 get ATR; only 4 is answered, with the ATR); a longer
  * payload is an APDU answered by one framed response. Every message goes out in one write. */
 #define _GNU_SOURCE
@@ -31,8 +34,6 @@
 #define FIRST_TRY_WAIT_MS 3000
 
 enum { CTRL_OFF = 0, CTRL_ON = 1, CTRL_RESET = 2, CTRL_ATR = 4 };
-/* What handling one frame asks of the thread. */
-enum { FRAME_OK = 0, FRAME_DROP = -1, FRAME_POWERLOSS = -2 };
 
 long long emu_now_ms(void)
 {
@@ -96,14 +97,6 @@ static int connect_tcp(const char *spec)
 	return fd;
 }
 
-static int link_connect(const char *link)
-{
-	if (strncmp(link, "unix:", 5) == 0)
-		return emu_connect_unix(link + 5);
-	if (strncmp(link, "tcp:", 4) == 0)
-		return connect_tcp(link + 4);
-	return -1;
-}
 
 /* One frame, one write (the peer may read it with one read). */
 static int send_frame(int fd, const uint8_t *payload, size_t n)
@@ -300,6 +293,8 @@ static void key_unplug(emu_key *k, const char *why)
 	k->fd = -1;
 	uk_wipe(k->rx, k->rxlen);
 	k->rxlen = 0;
+	if (k->emu->ops->down != NULL)
+		k->emu->ops->down(k);
 	if (k->card != NULL)
 		ukt_card_power(k->card, UKT_POWER_OFF);
 	pthread_mutex_lock(&k->emu->lock);
@@ -340,12 +335,16 @@ static void key_try_connect(emu_key *k)
 {
 	if (k->card == NULL)
 		key_reload(k);
-	k->fd = k->card != NULL ? link_connect(k->emu->link) : -1;
+	k->fd = k->card != NULL ? k->emu->ops->connect(k->emu->link_spec) : -1;
 	key_mark_tried(k);
 	if (k->fd >= 0) {
 		k->backoff_ms = BACKOFF_MIN_MS;
 		ukt_card_power(k->card, UKT_POWER_ON);
 		fprintf(stderr, "ukey-emu: key %s connected\n", k->serial);
+		if (k->emu->ops->up != NULL && k->emu->ops->up(k) != 0) {
+			key_unplug(k, "greeting not sent");
+			return;
+		}
 		key_set_connected(k, 1);
 		return;
 	}
@@ -391,18 +390,17 @@ static int key_sleep_until(emu_key *k, long long due)
 	return in ? 0 : -1;
 }
 
-/* Process one APDU with the key's faults. */
-static int handle_apdu(emu_key *k, const uint8_t *p, size_t n)
+/* Process one APDU with the key's faults (shared by every link type). */
+int emu_key_apdu(emu_key *k, const uint8_t *p, size_t n, uint8_t *resp, size_t *rlenp)
 {
-	static __thread uint8_t resp[UKT_RESP_MAX];
 	long long start = emu_now_ms();
 	unsigned long delay_us;
 	emu_faults f;
-	size_t rlen = sizeof(resp);
-	int lost, in, ret = FRAME_DROP;
+	size_t rlen = *rlenp;
+	int lost, in, ret = EMU_FRAME_DROP;
 
 	if (ukt_card_transmit(k->card, p, n, resp, &rlen) != 0)
-		return FRAME_DROP;
+		return EMU_FRAME_DROP;
 	pthread_mutex_lock(&k->emu->lock);
 	lost = k->lost;
 	k->lost = 0;
@@ -410,7 +408,7 @@ static int handle_apdu(emu_key *k, const uint8_t *p, size_t n)
 	f = k->f;
 	pthread_mutex_unlock(&k->emu->lock);
 	if (lost) {
-		ret = FRAME_POWERLOSS;
+		ret = EMU_FRAME_POWERLOSS;
 		goto out;
 	}
 	delay_us = f.latency_ms * 1000ul + (f.profile_s0 ? emu_profile_s0_us(p, n, rlen) : 0);
@@ -418,9 +416,23 @@ static int handle_apdu(emu_key *k, const uint8_t *p, size_t n)
 	if (!in || (delay_us > 0 &&
 	            key_sleep_until(k, start + (long long)(delay_us + 999) / 1000 + 1) != 0))
 		goto out;       /* pulled out while working: nobody gets the answer */
-	ret = send_frame(k->fd, resp, rlen) == 0 ? FRAME_OK : FRAME_DROP;
+	*rlenp = rlen;
+	return EMU_FRAME_OK;
 out:
 	uk_wipe(resp, rlen);
+	return ret;
+}
+
+static int handle_apdu(emu_key *k, const uint8_t *p, size_t n)
+{
+	static __thread uint8_t resp[UKT_RESP_MAX];
+	size_t rlen = sizeof(resp);
+	int ret = emu_key_apdu(k, p, n, resp, &rlen);
+
+	if (ret == EMU_FRAME_OK) {
+		ret = send_frame(k->fd, resp, rlen) == 0 ? EMU_FRAME_OK : EMU_FRAME_DROP;
+		uk_wipe(resp, rlen);
+	}
 	return ret;
 }
 
@@ -429,36 +441,87 @@ static int handle_frame(emu_key *k, const uint8_t *p, size_t n)
 	int refuse;
 
 	if (n == 0)
-		return FRAME_DROP;      /* no such frame in the protocol */
+		return EMU_FRAME_DROP;      /* no such frame in the protocol */
 	pthread_mutex_lock(&k->emu->lock);
 	refuse = k->f.refuse;
 	pthread_mutex_unlock(&k->emu->lock);
 	if (refuse)
-		return FRAME_OK;        /* read, never answered: the driver's timeout removes us */
+		return EMU_FRAME_OK;        /* read, never answered: the driver's timeout removes us */
 	if (n == 1)
-		return handle_control(k, p[0]) == 0 ? FRAME_OK : FRAME_DROP;
+		return handle_control(k, p[0]) == 0 ? EMU_FRAME_OK : EMU_FRAME_DROP;
 	return handle_apdu(k, p, n);
 }
 
-/* Read what is there and answer every complete frame; short reads just wait for more. */
+static long vpcd_frame_len(const uint8_t *hdr)
+{
+	return (long)((size_t)hdr[0] << 8 | hdr[1]);
+}
+
+static int vpcd_frame(emu_key *k, const uint8_t *hdr, const uint8_t *p, size_t n)
+{
+	(void)hdr;
+	return handle_frame(k, p, n);
+}
+
+static const emu_link_ops link_unix = {
+	.scheme = "unix:", .connect = emu_connect_unix, .hdr_len = 2,
+	.frame_len = vpcd_frame_len, .frame = vpcd_frame,
+};
+static const emu_link_ops link_tcp = {
+	.scheme = "tcp:", .quickack = 1, .connect = connect_tcp, .hdr_len = 2,
+	.frame_len = vpcd_frame_len, .frame = vpcd_frame,
+};
+
+const emu_link_ops *emu_link_find(const char *link, const char **spec)
+{
+	static const emu_link_ops *const links[] = { &link_unix, &link_tcp, &emu_link_usb };
+	size_t i, n;
+
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		n = strlen(links[i]->scheme);
+		if (strncmp(link, links[i]->scheme, n) == 0 && link[n] != '\0') {
+			*spec = link + n;
+			return links[i];
+		}
+	}
+	return NULL;
+}
+
+/* Read what is there and handle every complete message; short reads just wait for more. A
+ * message longer than the buffer can never complete: the link is dropped. */
 static int key_readable(emu_key *k)
 {
-	size_t off = 0, n;
+	const emu_link_ops *ops = k->emu->ops;
+	size_t off = 0, h = ops->hdr_len;
+	long n;
 	ssize_t r;
-	int ret = FRAME_OK;
+	int ret = EMU_FRAME_OK;
 
 	r = read(k->fd, k->rx + k->rxlen, sizeof(k->rx) - k->rxlen);
 	if (r < 0 && errno == EINTR)
-		return FRAME_OK;
+		return EMU_FRAME_OK;
 	if (r <= 0)
-		return FRAME_DROP;
+		return EMU_FRAME_DROP;
+	/* Debian's vpcd (libifdvpcd 0.8) writes a frame as two send()s without TCP_NODELAY:
+	 * Nagle holds its second segment until this side acknowledges the first, which a
+	 * delayed ACK puts off by ~40 ms per APDU. Acknowledging at once removes that wait;
+	 * Linux clears TCP_QUICKACK by itself, so it is set again after every read. */
+	if (ops->quickack) {
+		int one = 1;
+
+		(void)setsockopt(k->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+	}
 	k->rxlen += (size_t)r;
-	while (ret == FRAME_OK && k->rxlen - off >= 2) {
-		n = (size_t)k->rx[off] << 8 | k->rx[off + 1];
-		if (k->rxlen - off - 2 < n)
+	while (ret == EMU_FRAME_OK && k->rxlen - off >= h) {
+		n = ops->frame_len(k->rx + off);
+		if (n < 0 || (size_t)n > sizeof(k->rx) - h) {
+			ret = EMU_FRAME_DROP;
 			break;
-		ret = handle_frame(k, k->rx + off + 2, n);
-		off += 2 + n;
+		}
+		if (k->rxlen - off - h < (size_t)n)
+			break;
+		ret = ops->frame(k, k->rx + off, k->rx + off + h, (size_t)n);
+		off += h + (size_t)n;
 	}
 	memmove(k->rx, k->rx + off, k->rxlen - off);
 	uk_wipe(k->rx + k->rxlen - off, off);
@@ -468,9 +531,9 @@ static int key_readable(emu_key *k)
 
 static void key_after_frames(emu_key *k, int r)
 {
-	if (r == FRAME_OK)
+	if (r == EMU_FRAME_OK)
 		return;
-	if (r == FRAME_DROP) {
+	if (r == EMU_FRAME_DROP) {
 		key_unplug(k, "link closed or key removed");
 		return;
 	}
@@ -520,6 +583,8 @@ static void *key_thread(void *arg)
 			continue;
 		if (pfd[0].revents & POLLIN)
 			(void)!read(k->evfd, &ev, sizeof(ev));
+		if (k->fd >= 0 && (pfd[0].revents & POLLIN) && k->emu->ops->poke != NULL)
+			key_after_frames(k, k->emu->ops->poke(k));
 		if (k->fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			key_after_frames(k, key_readable(k));
 	}
@@ -543,6 +608,8 @@ static void key_free(emu_key *k)
 		return;
 	if (k->evfd >= 0)
 		close(k->evfd);
+	if (k->emu != NULL && k->emu->ops->key_free != NULL)
+		k->emu->ops->key_free(k);
 	ukt_card_close(k->card);
 	free(k->dir);
 	free(k->auto_pinpad_file);
@@ -601,6 +668,9 @@ static emu_key *key_new(emu *e, unsigned index, const emu_new_key *nk, const cha
 	k->emu = e;
 	k->index = index;
 	k->fd = -1;
+	*why = "out of memory";
+	if (e->ops->key_init != NULL && e->ops->key_init(k) != 0)
+		goto fail;
 	k->backoff_ms = BACKOFF_MIN_MS;
 	k->button = nk->button;
 	k->auto_confirm = nk->auto_confirm;

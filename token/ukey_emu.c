@@ -1,5 +1,6 @@
 /* ukey-emu: serves emulated ukey cards over the vpcd-framed link (docs/design.md "Link
- * between ifd/ and ukey-emu"), one connection per key, and takes operator commands on a
+ * between ifd/ and ukey-emu") or as USB CCID devices on a usbsock bus (docs/ccid.md), one
+ * connection per key, and takes operator commands on a
  * control socket (docs/ukey-emu.md): keys created, pulled out and plugged back at run time,
  * faults injected. `ukey-emu ctl ...` is the control client.
  *
@@ -27,6 +28,8 @@ typedef struct emu_opts {
 	const char *user_pin_file, *so_pin_file;
 	unsigned keys;
 	int retry;
+	int ccid_short;
+	unsigned long ccid_maxlen;
 	emu_new_key nk;
 	uint8_t user_pin[EMU_PIN_MAX], so_pin[EMU_PIN_MAX];
 } emu_opts;
@@ -42,7 +45,8 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: ukey-emu --link unix:PATH|tcp:HOST:PORT --state DIR [--keys N] [--serial S]\n"
+	        "usage: ukey-emu --link unix:PATH|tcp:HOST:PORT|usb:PATH --state DIR [--keys N]\n"
+	        "                [--serial S] [--ccid-level short|extended] [--ccid-maxlen N]\n"
 	        "                [--label L] [--zone green|yellow] [--user-pin-file F]\n"
 	        "                [--so-pin-file F] [--button] [--auto-confirm]\n"
 	        "                [--confirm-timeout MS] [--pinpad] [--auto-pinpad-file F]\n"
@@ -54,7 +58,10 @@ static void usage(FILE *f)
 	        "--user-pin/--so-pin P also work but show the PIN to every user (ps).\n"
 	        "--button: sign only after `ctl confirm N` (--auto-confirm: at once); --pinpad: the\n"
 	        "user PIN is typed on the key (`ctl pinpad N`), --auto-pinpad-file F: always the PIN\n"
-	        "on F's first line (implies --pinpad); --confirm-timeout bounds both waits.\n");
+	        "on F's first line (implies --pinpad); --confirm-timeout bounds both waits.\n"
+	        "usb:PATH: each key is a USB CCID device on the usbsock bus PATH; --ccid-level\n"
+	        "(default extended) and --ccid-maxlen (23-65546; default 271 short, 1034\n"
+	        "extended) set its exchange level and dwMaxCCIDMessageLength.\n");
 }
 
 static void set_pin(const uint8_t **p, size_t *len, uint8_t *buf, const char *v)
@@ -95,6 +102,12 @@ static int parse_opt(emu_opts *o, int c)
 		o->nk.confirm_ms = v > 0 && v <= EMU_CONFIRM_MS_MAX ? (unsigned)v : 0;
 		return v > 0 && v <= EMU_CONFIRM_MS_MAX ? 0 : -1;
 	case 'm': o->nk.prov.max_tries = (unsigned)strtoul(optarg, NULL, 10); return 0;
+	case 'x':
+		o->ccid_short = strcmp(optarg, "short") == 0;
+		return o->ccid_short || strcmp(optarg, "extended") == 0 ? 0 : -1;
+	case 'X':
+		o->ccid_maxlen = strtoul(optarg, NULL, 10);
+		return o->ccid_maxlen >= EMU_CCID_MSG_MIN && o->ccid_maxlen <= EMU_CCID_MSG_MAX ? 0 : -1;
 	case 'r': o->retry = 1; return 0;
 	case '1': o->retry = 0; return 0;
 	case 'h': usage(stdout); exit(0);
@@ -137,6 +150,8 @@ static int parse_opts(int argc, char **argv, emu_opts *o)
 		{ "auto-pinpad-file", required_argument, NULL, 'P' },
 		{ "confirm-timeout", required_argument, NULL, 'w' },
 		{ "max-tries", required_argument, NULL, 'm' },
+		{ "ccid-level", required_argument, NULL, 'x' },
+		{ "ccid-maxlen", required_argument, NULL, 'X' },
 		{ "retry", no_argument, NULL, 'r' }, { "once", no_argument, NULL, '1' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
@@ -237,6 +252,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	e.link = o.link;
+	e.ops = emu_link_find(o.link, &e.link_spec);
+	if (e.ops == NULL) {
+		usage(stderr);
+		return 2;
+	}
+	e.ccid_extended = !o.ccid_short;
+	e.ccid_maxlen = o.ccid_maxlen ? (unsigned)o.ccid_maxlen
+	                : o.ccid_short ? EMU_CCID_MAXLEN_SHORT : EMU_CCID_MAXLEN_EXTENDED;
 	e.state = o.state;
 	e.retry = o.retry;
 	setup_signals(&orig);

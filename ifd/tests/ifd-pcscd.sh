@@ -2,10 +2,13 @@
 # ifd-pcscd.sh: run COMMAND against a private pcscd that loads only libifd-ukey.so.
 #   ifd-pcscd.sh LIBIFD OPTIONS -- COMMAND [ARGS...]
 # OPTIONS is appended to the DEVICENAME (e.g. ";slots=4;timeout=1500"). COMMAND runs with
-# PCSCLITE_CSOCK_NAME (the private pcscd's socket) and UKEY_LINK_SOCK (the driver's link
-# socket) exported; its status is returned. pcscd always binds /run/pcscd/pcscd.comm, so it
-# runs in its own mount namespace with a private directory bound over /run/pcscd and a
-# tmpfs over the USB drivers directory (no real reader is loaded). Exit 77 = skipped.
+# PCSCLITE_CSOCK_NAME (the private pcscd's socket), UKEY_LINK_SOCK (the driver's link
+# socket) and IFD_PCSCD_LOG (pcscd's -a -d log so far) exported; its status is returned.
+# pcscd always binds /run/pcscd/pcscd.comm, so it runs in its own mount namespace with a
+# private directory bound over /run/pcscd and a tmpfs over the USB drivers directory (no
+# real reader is loaded). Exit 77 = skipped.
+# IFD_PCSCD_LINK, if set, replaces "unix:<work>/link.sock" (e.g. tcp:127.0.0.1:PORT); the
+# script then does not wait for the link socket.
 set -u
 lib=$1; opts=$2; shift 2
 [ "${1:-}" = "--" ] && shift
@@ -35,7 +38,7 @@ trap 'exit 130' INT TERM HUP
 mkdir -p "$work/conf" "$work/run"
 cat > "$work/conf/ukey" <<CONF
 FRIENDLYNAME "ukey"
-DEVICENAME   "unix:$work/link.sock$opts"
+DEVICENAME   "${IFD_PCSCD_LINK:-unix:$work/link.sock}$opts"
 LIBPATH      $lib
 CONF
 # exec chain keeps one pid: unshare execs sh, sh execs pcscd
@@ -43,13 +46,14 @@ $ns sh -c 'mount --bind "$1" /run/pcscd && mount -t tmpfs tmpfs "$2" && exec "$3
 	sh "$work/run" "$usbdir" "$pcscd" "$work/conf" > "$work/pcscd.log" 2>&1 &
 pid=$!
 i=0
-while ! { [ -S "$work/run/pcscd.comm" ] && [ -S "$work/link.sock" ]; }; do
+while ! { [ -S "$work/run/pcscd.comm" ] && { [ -n "${IFD_PCSCD_LINK:-}" ] || [ -S "$work/link.sock" ]; }; }; do
 	if ! kill -0 "$pid" 2>/dev/null || [ $i -ge 100 ]; then
 		echo "pcscd did not start:"; cat "$work/pcscd.log"; exit 1
 	fi
 	sleep 0.1; i=$((i+1))
 done
-PCSCLITE_CSOCK_NAME="$work/run/pcscd.comm" UKEY_LINK_SOCK="$work/link.sock" "$@"
+PCSCLITE_CSOCK_NAME="$work/run/pcscd.comm" UKEY_LINK_SOCK="$work/link.sock" \
+	IFD_PCSCD_LOG="$work/pcscd.log" "$@"
 rc=$?
 if ! kill -0 "$pid" 2>/dev/null; then
 	echo "pcscd died during the test"; rc=1

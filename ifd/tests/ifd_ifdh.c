@@ -16,6 +16,7 @@
 #include <PCSC/reader.h>
 
 #include "uk_test.h"
+#include "uk_time.h"
 
 static RESPONSECODE (*create_by_name)(DWORD, LPSTR);
 static RESPONSECODE (*close_channel)(DWORD);
@@ -30,14 +31,6 @@ static RESPONSECODE (*stop_fn)(DWORD);
 
 static const char *peer_path;
 static char sock_path[256];
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void *sym(void *h, const char *name)
 {
@@ -71,10 +64,10 @@ static void peer_stop(pid_t pid)
 /* Wait (as pcscd's event thread does) until the slot shows the wanted presence. */
 static int wait_presence(DWORD lun, RESPONSECODE want, int ms)
 {
-	long long end = now_ms() + ms;
+	long long end = uk_now_ms() + ms;
 
 	while (presence(lun) != want) {
-		if (now_ms() > end)
+		if (uk_now_ms() > end)
 			return 0;
 		wait_fn(lun, 200);
 	}
@@ -137,13 +130,13 @@ static void check_good_key(void)
 	pid_t p;
 
 	UK_CHECK_EQ(presence(0), IFD_ICC_NOT_PRESENT);
-	t0 = now_ms();
+	t0 = uk_now_ms();
 	UK_CHECK_EQ(wait_fn(0, 300), IFD_SUCCESS);              /* nothing happens: timeout */
-	UK_CHECK(now_ms() - t0 >= 250);
+	UK_CHECK(uk_now_ms() - t0 >= 250);
 	p = peer_start("echo", "0");
-	t0 = now_ms();
+	t0 = uk_now_ms();
 	UK_CHECK_EQ(wait_fn(0, 10000), IFD_SUCCESS);
-	UK_CHECK(now_ms() - t0 < 2000);                         /* event-driven, not polled */
+	UK_CHECK(uk_now_ms() - t0 < 2000);                         /* event-driven, not polled */
 	UK_CHECK_EQ(presence(0), IFD_ICC_PRESENT);
 	UK_CHECK_EQ(presence(1), IFD_ICC_NOT_PRESENT);
 	UK_CHECK_EQ(power(0, IFD_POWER_UP, atr, &n), IFD_SUCCESS);
@@ -209,9 +202,9 @@ static void check_quick_replug(void)
 	c = peer_start("ok", "0");                              /* takes the freed slot 0 */
 	usleep(500 * 1000);
 	UK_CHECK_EQ(presence(0), IFD_ICC_NOT_PRESENT);          /* the removal, once */
-	t0 = now_ms();
+	t0 = uk_now_ms();
 	UK_CHECK_EQ(wait_fn(0, 10000), IFD_SUCCESS);
-	UK_CHECK(now_ms() - t0 < 2000);                         /* the insertion is pending */
+	UK_CHECK(uk_now_ms() - t0 < 2000);                         /* the insertion is pending */
 	UK_CHECK_EQ(presence(0), IFD_ICC_PRESENT);
 	UK_CHECK_EQ(presence(1), IFD_ICC_PRESENT);
 	peer_stop(c);
@@ -270,13 +263,13 @@ static void check_stop(void)
 
 	UK_CHECK_EQ(pthread_create(&th, NULL, waiter, NULL), 0);
 	usleep(100 * 1000);
-	t0 = now_ms();
+	t0 = uk_now_ms();
 	UK_CHECK_EQ(stop_fn(1), IFD_SUCCESS);
 	pthread_join(th, NULL);
-	UK_CHECK(now_ms() - t0 < 1000);
-	t0 = now_ms();
+	UK_CHECK(uk_now_ms() - t0 < 1000);
+	t0 = uk_now_ms();
 	wait_fn(1, 60000);
-	UK_CHECK(now_ms() - t0 < 1000);
+	UK_CHECK(uk_now_ms() - t0 < 1000);
 }
 
 int main(int argc, char **argv)

@@ -12,6 +12,8 @@
  *   vanish      close the connection without answering
  *   silent      never answer (stay connected)
  *   idle        send unsolicited bytes after the N good answers, then behave
+ *   header      send a frame's 2-byte length (10) and nothing more, staying connected
+ *   lenclose    send a frame's 2-byte length (10), then close the connection
  * Exit status: 0 when the driver closes the link, 3 when it closes before any control
  * (refused), 2 on usage or connect errors. */
 #define _GNU_SOURCE
@@ -28,10 +30,12 @@
 static const uint8_t atr[] = { 0x3B, 0x88, 0x80, 0x01, 0x75, 0x6B, 0x65, 0x79,
                                0x2D, 0x65, 0x6D, 0x75, 0x5B };
 
-enum mode { M_OK, M_ECHO, M_GARBAGE, M_TRUNCATED, M_ABSURD, M_VANISH, M_SILENT, M_IDLE };
+enum mode { M_OK, M_ECHO, M_GARBAGE, M_TRUNCATED, M_ABSURD, M_VANISH, M_SILENT, M_IDLE,
+            M_HEADER, M_LENCLOSE };
 
 static const char *const mode_names[] = {
 	"ok", "echo", "garbage", "truncated", "absurd", "vanish", "silent", "idle",
+	"header", "lenclose",
 };
 
 static int read_exact(int fd, uint8_t *p, size_t n)
@@ -90,6 +94,7 @@ static int answer_apdu(int fd, enum mode m, const uint8_t *cmd, size_t n, int mi
 {
 	static const uint8_t garbage[] = { 0x00, 0x00, 0xDE, 0xAD, 0xBE, 0xEF };
 	static const uint8_t truncated[] = { 0x00, 0x0A, 0x90, 0x00, 0x01 };
+	static const uint8_t length_only[] = { 0x00, 0x0A };
 	static uint8_t resp[65535];
 	static const uint8_t sw_ok[] = { 0x90, 0x00 };
 
@@ -98,6 +103,8 @@ static int answer_apdu(int fd, enum mode m, const uint8_t *cmd, size_t n, int mi
 		case M_GARBAGE: return write_all(fd, garbage, sizeof(garbage));
 		case M_TRUNCATED: write_all(fd, truncated, sizeof(truncated)); stay_silent(fd); break;
 		case M_VANISH: exit(0);
+		case M_HEADER: write_all(fd, length_only, sizeof(length_only)); stay_silent(fd); break;
+		case M_LENCLOSE: write_all(fd, length_only, sizeof(length_only)); exit(0);
 		case M_SILENT: stay_silent(fd); break;
 		default: break;
 		}
@@ -177,7 +184,7 @@ int main(int argc, char **argv)
 	}
 	if (i != argc - 1 || strlen(argv[i]) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "usage: ukey-link-peer [--mode ok|echo|garbage|truncated|absurd|"
-		        "vanish|silent|idle] [--after N] SOCKET\n");
+		        "vanish|silent|idle|header|lenclose] [--after N] SOCKET\n");
 		return 2;
 	}
 	memcpy(sa.sun_path, argv[i], strlen(argv[i]) + 1);

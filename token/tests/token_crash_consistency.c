@@ -15,6 +15,7 @@
 
 #include "uk_tlv.h"
 #include "token_util.h"
+#include "uk_time.h"
 
 #define KILLS_MIN 200
 #define KILLS_MAX 300
@@ -41,14 +42,6 @@ typedef struct model {
 	int key[MAX_KR];
 	uint8_t pub[MAX_KR][65];
 } model;
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- the child: drive the card until killed ---- */
 
@@ -275,11 +268,11 @@ static void pin_reset(const char *dir, model *m)
  * take nearly every kill): the kill delays are spread over that plus KILL_DELAY_MAX_US. */
 static long login_us(const char *dir)
 {
-	long long t0 = now_ms();
+	long long t0 = uk_now_ms();
 	model m;
 
 	pin_reset(dir, &m);
-	return (long)(now_ms() - t0) * 1000;
+	return (long)(uk_now_ms() - t0) * 1000;
 }
 
 /* dir is TMP/ukt-test-XXXXXX/key: remove the whole temporary directory. */
@@ -310,7 +303,7 @@ static char *fresh_state(char *old, model *m)
 
 int main(void)
 {
-	long long start = now_ms();
+	long long start = uk_now_ms();
 	long kills = 0, acks = 0, inflight_seen = 0, spread;
 	char *dir = fresh_state(NULL, &(model){ 0 });
 	model base, exp, got;
@@ -322,8 +315,8 @@ int main(void)
 	UK_CHECK_EQ(model_read(dir, &base), 0);
 	spread = 2 * login_us(dir) + KILL_DELAY_MAX_US;
 	fprintf(stderr, "seed %u, kills within %ld us of the start\n", seed, spread);
-	while (kills < KILLS_MAX && (kills < KILLS_MIN || now_ms() - start < BUDGET_MS / 2)) {
-		UK_CHECK(now_ms() - start < BUDGET_MS);
+	while (kills < KILLS_MAX && (kills < KILLS_MIN || uk_now_ms() - start < BUDGET_MS / 2)) {
+		UK_CHECK(uk_now_ms() - start < BUDGET_MS);
 		UK_CHECK_EQ(pipe(p), 0);
 		pid = fork();
 		UK_CHECK(pid >= 0);
@@ -352,7 +345,7 @@ int main(void)
 			dir = fresh_state(dir, &base);
 	}
 	fprintf(stderr, "%ld kills, %ld acknowledged operations (logins aside), %ld in flight, %lld ms\n", kills,
-	        acks, inflight_seen, now_ms() - start);
+	        acks, inflight_seen, uk_now_ms() - start);
 	UK_CHECK(kills >= KILLS_MIN);
 	/* the kills did land between the operations, not only during the first login */
 	UK_CHECK(acks >= KILLS_MIN / 2);

@@ -28,6 +28,7 @@
 
 #include "uk_tlv.h"
 #include "token_util.h"
+#include "uk_time.h"
 
 #define KILLS_MIN 200
 #define KILLS_MAX 300
@@ -78,14 +79,6 @@ static int kill_at_cmd = -1, cmds_sent;  /* tiny mode: kill after this state-cha
 static unsigned seed;
 static int next_name = 1;
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void kill_emu(void)
 {
 	if (emu_pid > 0 && !killed) {
@@ -116,11 +109,11 @@ static void arm_timer(long us)
 static int wait_readable(int fd, int ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
-	long long due = now_ms() + ms;
+	long long due = uk_now_ms() + ms;
 	int r;
 
 	do
-		r = poll(&p, 1, (int)(due - now_ms() > 0 ? due - now_ms() : 0));
+		r = poll(&p, 1, (int)(due - uk_now_ms() > 0 ? due - uk_now_ms() : 0));
 	while (r < 0 && errno == EINTR);
 	return r == 1;
 }
@@ -635,7 +628,7 @@ static void drive(ukt_host *h, model *m, flight *fl, long *acks)
 int main(int argc, char **argv)
 {
 	static ukt_host h;
-	long long start = now_ms();
+	long long start = uk_now_ms();
 	long kills = 0, in_cmd_kills = 0, tiny = 0, acks = 0, kept = 0;
 	char *dir = tu_tmpdir(), sock[600], link[700], state[600], log[600];
 	struct sigaction sa;
@@ -664,8 +657,8 @@ int main(int argc, char **argv)
 	ukt_host_init(&h, link_xfer, &fd);
 	model_read(&h, &exp);
 	UK_CHECK_EQ(exp.tries, MAX_TRIES);
-	while (kills < KILLS_MAX && (kills < KILLS_MIN || now_ms() - start < SOFT_MS)) {
-		UK_CHECK(now_ms() - start < BUDGET_MS);
+	while (kills < KILLS_MAX && (kills < KILLS_MIN || uk_now_ms() - start < SOFT_MS)) {
+		UK_CHECK(uk_now_ms() - start < BUDGET_MS);
 		pin_find(&h, &exp, fl.op);
 		kill_at_cmd = -1;
 		cmds_sent = 0;
@@ -690,7 +683,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "%ld kills of ukey-emu (%ld right after sending a state change), %ld during "
 	        "a command (%ld of them after its change was durable), %ld acknowledged operations "
 	        "checked (logins aside), %lld ms\n",
-	        kills, tiny, in_cmd_kills, kept, acks, now_ms() - start);
+	        kills, tiny, in_cmd_kills, kept, acks, uk_now_ms() - start);
 	UK_CHECK(kills >= KILLS_MIN);
 	UK_CHECK(in_cmd_kills >= kills / 4);    /* many kills land inside a command */
 	UK_CHECK(acks >= kills);                /* and many changes were acknowledged first */
