@@ -418,32 +418,44 @@ EVP_PKEY *uk_ecdh_sm2_generate(void)
 	return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "SM2");
 }
 
+/* EVP_PKEY_get1_encoded_public_key rather than the provider parameter: in a process where
+ * an ENGINE is the default for EC (`openssl -engine pkcs11`, or libp11 loaded from
+ * openssl.cnf, whose ENGINE_register_all_complete makes it so), "EC" keys are legacy keys,
+ * which have no OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY; this call serves both kinds. */
 int uk_ecdh_sm2_public(const EVP_PKEY *key, uint8_t pub[UK_SM2_POINT_LEN])
 {
-	return uk_sm2_get_public(key, pub);
+	unsigned char *enc = NULL;
+	size_t n;
+	int rc = -1;
+
+	if (key == NULL)
+		return -1;
+	n = EVP_PKEY_get1_encoded_public_key((EVP_PKEY *)key, &enc);
+	if (n == UK_SM2_POINT_LEN && enc[0] == 0x04) {
+		memcpy(pub, enc, UK_SM2_POINT_LEN);
+		rc = 0;
+	}
+	OPENSSL_free(enc);
+	return rc;
 }
 
 /* The peer's point as an "EC" key on the SM2 curve. OpenSSL 3.0's EC key manager refuses
- * to import (fromdata) anything on the SM2 curve, though it generates such keys, so the
- * key is made as domain parameters by paramgen and the point is then set on it; the
- * point decoding (EC_POINT_oct2point) refuses points that are not on the curve. */
+ * to import (fromdata) anything on the SM2 curve, though it generates such keys, so a key
+ * is generated the same way as our ephemeral one (so it is of the same kind, provider or
+ * ENGINE-legacy: derive refuses to mix them) and the point is then set on it; only its
+ * public part is used. The point decoding (EC_POINT_oct2point) refuses points that are not
+ * on the curve. */
 static EVP_PKEY *ecdh_peer_key(const uint8_t pub[UK_SM2_POINT_LEN])
 {
-	EVP_PKEY_CTX *ctx = NULL;
-	EVP_PKEY *key = NULL;
+	EVP_PKEY *key;
 
 	if (!is_uncompressed_point(pub))
 		return NULL;
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	if (ctx == NULL || EVP_PKEY_paramgen_init(ctx) != 1 ||
-	    EVP_PKEY_CTX_set_group_name(ctx, "SM2") != 1 || EVP_PKEY_paramgen(ctx, &key) != 1)
-		goto out;
-	if (EVP_PKEY_set1_encoded_public_key(key, pub, UK_SM2_POINT_LEN) != 1) {
+	key = uk_ecdh_sm2_generate();
+	if (key != NULL && EVP_PKEY_set1_encoded_public_key(key, pub, UK_SM2_POINT_LEN) != 1) {
 		EVP_PKEY_free(key);
 		key = NULL;
 	}
-out:
-	EVP_PKEY_CTX_free(ctx);
 	return key;
 }
 

@@ -11,6 +11,11 @@ packages=(
 	gnutls-bin                                      # p11tool: a p11-kit consumer (module_p11kit)
 	libtasn1-6-dev libusb-1.0-0-dev                 # ASN.1 and USB CCID
 	util-linux procps                               # unshare, setpriv; pgrep (tests)
+	libengine-pkcs11-openssl                        # consumers: OpenSSL through libp11's engine
+	openssh-client openssh-server                   # consumers: ssh -I, ssh-agent, a private sshd
+	libnss3-tools firefox-esr                       # consumers: NSS modutil/certutil, a browser
+	python3-pykcs11 python3-cryptography            # consumers: PyKCS11 (verified by cryptography)
+	p11-kit-modules                                 # consumers: p11-kit-client.so (p11-kit remote)
 	# vsmartcard interop tests (docs/vsmartcard.md): Debian's vpcd driver and the vicc
 	# card. Note: vsmartcard-vpcd installs /etc/reader.conf.d/vpcd, so the system pcscd
 	# (if it runs) then listens on TCP 127.0.0.1... port 35963; the tests never use it.

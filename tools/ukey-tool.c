@@ -8,16 +8,26 @@
  *     sign   --label NAME --in FILE --out FILE   SM2 with SM3 and the default user ID;
  *                                            writes a DER ECDSA-Sig-Value (openssl verifies it)
  *     pubkey --label NAME --out FILE         the public key as PEM SubjectPublicKeyInfo
+ *     csr    --label NAME --subject /CN=../O=.. --out FILE [--id HEX]
+ *                                            a PKCS#10 request (PEM) for the SM2 key, signed
+ *                                            on the key: SM2-with-SM3, default user ID
+ *     import-cert --label NAME --in FILE [--id HEX]
+ *                                            store an X.509 certificate (PEM or DER) as the
+ *                                            certificate of the key pair (same CKA_ID)
  *
- * The user PIN comes from --pin-file (first line) or $UKEY_USER_PIN, never from the command
- * line, and is wiped once C_Login has used it. */
+ * --id HEX narrows the key pair to the one whose CKA_ID is HEX (a container holds a signing
+ * and an encryption pair under one label). The user PIN comes from --pin-file (first line)
+ * or $UKEY_USER_PIN, never from the command line, and is wiped once C_Login has used it.
+ * Exit status: 0 done, 1 failed (module, key or file), 2 usage. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <p11-kit/pkcs11.h>
@@ -29,6 +39,8 @@
 #define TOOL_PIN_MAX 64
 #define TOOL_FILE_MAX ((size_t)16 << 20)   /* C_Sign is single-part: keep inputs bounded */
 #define TOOL_ATTR_MAX 1024
+#define TOOL_ID_MAX 64
+#define TOOL_SIG_DER_MAX 80     /* SM2 ECDSA-Sig-Value: SEQUENCE of two INTEGERs <= 33 bytes */
 
 struct tool {
 	/* options */
@@ -37,6 +49,9 @@ struct tool {
 	const char *label;
 	const char *in;
 	const char *out;
+	const char *subject;
+	CK_BYTE id[TOOL_ID_MAX];
+	size_t id_len;
 	CK_SLOT_ID slot;
 	int have_slot;
 	/* state */
@@ -51,7 +66,7 @@ struct tool_cmd {
 	const char *name;
 	int (*run)(struct tool *t);
 	const char *usage;
-	int need_label, need_in, need_out;
+	int need_label, need_in, need_out, need_subject;
 };
 
 /* ---- messages ---------------------------------------------------------------------- */
@@ -84,6 +99,9 @@ static const struct rv_name rv_names[] = {
 	{ CKR_FUNCTION_NOT_SUPPORTED, "CKR_FUNCTION_NOT_SUPPORTED" },
 	{ CKR_DEVICE_MEMORY, "CKR_DEVICE_MEMORY" },
 	{ CKR_ATTRIBUTE_TYPE_INVALID, "CKR_ATTRIBUTE_TYPE_INVALID" },
+	{ CKR_ATTRIBUTE_VALUE_INVALID, "CKR_ATTRIBUTE_VALUE_INVALID" },
+	{ CKR_TEMPLATE_INCOMPLETE, "CKR_TEMPLATE_INCOMPLETE" },
+	{ CKR_SESSION_READ_ONLY, "CKR_SESSION_READ_ONLY" },
 };
 
 static const char *rv_str(CK_RV rv)
@@ -244,16 +262,18 @@ out:
 
 /* ---- objects --------------------------------------------------------------------------- */
 
+/* The first object of class cls labelled --label (and with CKA_ID --id when given). */
 static int find_by_label(struct tool *t, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE *obj)
 {
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
 		{ CKA_LABEL, (void *)t->label, strlen(t->label) },
+		{ CKA_ID, t->id, t->id_len },
 	};
 	CK_ULONG n = 0;
 	CK_RV rv;
 
-	rv = t->p11->C_FindObjectsInit(t->session, tmpl, 2);
+	rv = t->p11->C_FindObjectsInit(t->session, tmpl, t->id_len > 0 ? 3 : 2);
 	if (rv != CKR_OK)
 		return p11_fail("C_FindObjectsInit", rv);
 	rv = t->p11->C_FindObjects(t->session, obj, 1, &n);
@@ -486,34 +506,42 @@ static int cmd_keygen(struct tool *t)
 /* C_Sign (PKCS#11 3.0 §5.13) with CKM_UKEY_SM2_SM3 and no parameter: the token computes
  * e = SM3(Z || M) with the default user ID "1234567812345678" (GM/T 0009) and returns r || s,
  * written out as the DER ECDSA-Sig-Value of GM/T 0009 §7.3 that OpenSSL verifies. */
-static int cmd_sign(struct tool *t)
+static int sm2_sign_der(struct tool *t, CK_OBJECT_HANDLE key, const unsigned char *msg,
+                        size_t len, uint8_t der[TOOL_SIG_DER_MAX], size_t *derlen)
 {
 	CK_MECHANISM mech = { CKM_UKEY_SM2_SM3, NULL, 0 };
+	CK_BYTE rs[UK_SM2_SIG_LEN];
+	CK_ULONG rslen = sizeof(rs);
+	CK_RV rv;
+
+	rv = t->p11->C_SignInit(t->session, &mech, key);
+	if (rv == CKR_OK)
+		rv = t->p11->C_Sign(t->session, (CK_BYTE_PTR)msg, (CK_ULONG)len, rs, &rslen);
+	if (rv != CKR_OK)
+		return p11_fail("C_Sign", rv);
+	*derlen = TOOL_SIG_DER_MAX;
+	if (rslen != UK_SM2_SIG_LEN || uk_sig_rs_to_der(rs, UK_SM2_SIG_LEN / 2, der, derlen)) {
+		fprintf(stderr, "ukey-tool: unexpected signature length %lu\n", (unsigned long)rslen);
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_sign(struct tool *t)
+{
 	CK_OBJECT_HANDLE key;
 	unsigned char *msg = NULL;
 	size_t len = 0;
-	CK_BYTE rs[UK_SM2_SIG_LEN];
-	CK_ULONG rslen = sizeof(rs);
-	uint8_t der[80];
-	size_t derlen = sizeof(der);
-	CK_RV rv;
+	uint8_t der[TOOL_SIG_DER_MAX];
+	size_t derlen = 0;
 	int rc = 1;
 
 	if (file_read(t->in, &msg, &len) != 0)
 		goto out;
 	if (tool_open(t, 0) != 0 || tool_login(t) != 0 || find_by_label(t, CKO_PRIVATE_KEY, &key))
 		goto out;
-	rv = t->p11->C_SignInit(t->session, &mech, key);
-	if (rv == CKR_OK)
-		rv = t->p11->C_Sign(t->session, msg, (CK_ULONG)len, rs, &rslen);
-	if (rv != CKR_OK) {
-		p11_fail("C_Sign", rv);
+	if (sm2_sign_der(t, key, msg, len, der, &derlen) != 0)
 		goto out;
-	}
-	if (rslen != UK_SM2_SIG_LEN || uk_sig_rs_to_der(rs, UK_SM2_SIG_LEN / 2, der, &derlen)) {
-		fprintf(stderr, "ukey-tool: unexpected signature length %lu\n", (unsigned long)rslen);
-		goto out;
-	}
 	rc = file_write(t->out, der, derlen);
 	if (rc == 0)
 		printf("signed %zu bytes with '%s' (SM2/SM3): %zu-byte DER signature in %s\n", len,
@@ -598,11 +626,216 @@ out:
 	return rc;
 }
 
+/* ---- certificates ---------------------------------------------------------------------- */
+
+/* "/CN=name/O=org" (the openssl req -subj form; "\/" is a literal slash) as an X509_NAME,
+ * each value UTF-8. NULL on a malformed string or an unknown attribute name. */
+static X509_NAME *subject_parse(const char *s)
+{
+	X509_NAME *name = X509_NAME_new();
+	char field[256];
+	size_t n;
+
+	if (name == NULL || *s != '/')
+		goto bad;
+	while (*s == '/') {
+		for (n = 0, s++; *s != '\0' && *s != '/' && n < sizeof(field) - 1; s++, n++) {
+			if (*s == '\\' && s[1] != '\0')
+				s++;
+			field[n] = *s;
+		}
+		field[n] = '\0';
+		char *eq = strchr(field, '=');
+		if (eq == NULL || eq == field || eq[1] == '\0' || (*s != '\0' && *s != '/'))
+			goto bad;
+		*eq = '\0';
+		if (!X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8,
+		                                (const unsigned char *)eq + 1, -1, -1, 0))
+			goto bad;
+	}
+	if (*s == '\0' && X509_NAME_entry_count(name) > 0)
+		return name;
+bad:
+	fprintf(stderr, "ukey-tool: bad --subject (want /CN=name/O=org...)\n");
+	X509_NAME_free(name);
+	return NULL;
+}
+
+/* The request's signature: SM2-with-SM3 (GM/T 0006 OID 1.2.156.10197.1.501, parameters
+ * absent as GM/T 0015 §7.3 says) over the DER of CertificationRequestInfo (RFC 2986 §4.2),
+ * computed on the key: the card hashes SM3(Z || tbs) with the default user ID. */
+static int csr_sign(struct tool *t, X509_REQ *req, CK_OBJECT_HANDLE key)
+{
+	unsigned char *tbs = NULL;
+	uint8_t der[TOOL_SIG_DER_MAX];
+	size_t derlen = 0;
+	X509_ALGOR *alg = X509_ALGOR_new();
+	ASN1_BIT_STRING *sig = ASN1_BIT_STRING_new();
+	int len, rc = 1;
+
+	if (alg == NULL || sig == NULL ||
+	    !X509_ALGOR_set0(alg, OBJ_nid2obj(NID_SM2_with_SM3), V_ASN1_UNDEF, NULL))
+		goto out;
+	len = i2d_re_X509_REQ_tbs(req, &tbs);
+	if (len <= 0 || sm2_sign_der(t, key, tbs, (size_t)len, der, &derlen) != 0)
+		goto out;
+	if (!ASN1_BIT_STRING_set(sig, der, (int)derlen))
+		goto out;
+	/* a DER signature is whole octets: no unused bits (X.690 §8.6.2.2) */
+	sig->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
+	sig->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+	if (!X509_REQ_set1_signature_algo(req, alg))
+		goto out;
+	X509_REQ_set0_signature(req, sig);
+	sig = NULL;
+	rc = 0;
+out:
+	OPENSSL_free(tbs);
+	ASN1_BIT_STRING_free(sig);
+	X509_ALGOR_free(alg);
+	return rc;
+}
+
+static int csr_write(const char *path, X509_REQ *req)
+{
+	FILE *f = fopen(path, "we");
+	int ok;
+
+	if (f == NULL) {
+		fprintf(stderr, "ukey-tool: cannot create %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	ok = PEM_write_X509_REQ(f, req) == 1;
+	if (fclose(f) != 0)
+		ok = 0;
+	if (!ok)
+		fprintf(stderr, "ukey-tool: cannot write %s\n", path);
+	return ok ? 0 : 1;
+}
+
+/* PKCS#10 (RFC 2986) for the SM2 key pair: the public key from the token, the signature
+ * made by the token (C_Sign, CKM_UKEY_SM2_SM3); `openssl req -verify` checks it. */
+static int cmd_csr(struct tool *t)
+{
+	CK_OBJECT_HANDLE pub, key;
+	EVP_PKEY *pkey = NULL;
+	X509_NAME *name = NULL;
+	X509_REQ *req = NULL;
+	int rc = 1;
+
+	name = subject_parse(t->subject);
+	if (name == NULL)
+		goto out;
+	if (tool_open(t, 0) != 0 || find_by_label(t, CKO_PUBLIC_KEY, &pub) != 0)
+		goto out;
+	pkey = pubkey_load(t, pub);
+	if (pkey == NULL)
+		goto out;
+	req = X509_REQ_new();
+	if (req == NULL || !X509_REQ_set_version(req, X509_REQ_VERSION_1) ||
+	    !X509_REQ_set_subject_name(req, name) || !X509_REQ_set_pubkey(req, pkey)) {
+		fprintf(stderr, "ukey-tool: cannot build the request\n");
+		goto out;
+	}
+	if (tool_login(t) != 0 || find_by_label(t, CKO_PRIVATE_KEY, &key) != 0 ||
+	    csr_sign(t, req, key) != 0)
+		goto out;
+	rc = csr_write(t->out, req);
+	if (rc == 0)
+		printf("certificate request for '%s' (SM2 with SM3) written to %s\n", t->label, t->out);
+out:
+	X509_REQ_free(req);
+	EVP_PKEY_free(pkey);
+	X509_NAME_free(name);
+	return rc;
+}
+
+/* The certificate in a PEM or DER file, as DER. */
+static int cert_load_der(const char *path, unsigned char **der, int *len)
+{
+	unsigned char *data = NULL;
+	const unsigned char *p;
+	size_t n = 0;
+	BIO *bio = NULL;
+	X509 *x = NULL;
+
+	*der = NULL;
+	if (file_read(path, &data, &n) != 0)
+		return 1;
+	p = data;
+	x = d2i_X509(NULL, &p, (long)n);
+	if (x == NULL && (bio = BIO_new_mem_buf(data, (int)n)) != NULL)
+		x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	if (x != NULL)
+		*len = i2d_X509(x, der);
+	X509_free(x);
+	BIO_free(bio);
+	free(data);
+	if (*der == NULL || *len <= 0) {
+		fprintf(stderr, "ukey-tool: %s holds no X.509 certificate\n", path);
+		return 1;
+	}
+	return 0;
+}
+
+/* PKCS#11 3.0 §5.7.1 C_CreateObject of a CKC_X_509 certificate with the key pair's CKA_ID
+ * and label (docs/pkcs11-profile.md "Object management"): the module stores it as that
+ * pair's certificate and refuses one whose public key is not the pair's. */
+static int cmd_import_cert(struct tool *t)
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_CERTIFICATE_TYPE type = CKC_X_509;
+	CK_BBOOL yes = CK_TRUE;
+	CK_BYTE id[TOOL_ID_MAX];
+	CK_OBJECT_HANDLE pub, obj;
+	unsigned char *der = NULL;
+	int len = 0, rc = 1;
+	long idlen;
+	CK_RV rv;
+
+	if (cert_load_der(t->in, &der, &len) != 0)
+		goto out;
+	if (tool_open(t, 1) != 0 || find_by_label(t, CKO_PUBLIC_KEY, &pub) != 0)
+		goto out;
+	idlen = attr_get(t, pub, CKA_ID, id, sizeof(id));
+	if (idlen <= 0) {
+		fprintf(stderr, "ukey-tool: the key pair '%s' has no CKA_ID\n", t->label);
+		goto out;
+	}
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_CERTIFICATE_TYPE, &type, sizeof(type) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_LABEL, (void *)t->label, strlen(t->label) },
+		{ CKA_ID, id, (CK_ULONG)idlen },
+		{ CKA_VALUE, der, (CK_ULONG)len },
+	};
+	if (tool_login(t) != 0)
+		goto out;
+	rv = t->p11->C_CreateObject(t->session, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &obj);
+	if (rv != CKR_OK) {
+		p11_fail("C_CreateObject", rv);
+		if (rv == CKR_TEMPLATE_INCONSISTENT)
+			fprintf(stderr, "ukey-tool: not the public key of '%s', or it has a "
+			        "certificate already\n", t->label);
+		goto out;
+	}
+	printf("certificate from %s stored with the key pair '%s'\n", t->in, t->label);
+	rc = 0;
+out:
+	OPENSSL_free(der);
+	return rc;
+}
+
 static const struct tool_cmd commands[] = {
-	{ "list", cmd_list, "list", 0, 0, 0 },
-	{ "keygen", cmd_keygen, "keygen --label NAME", 1, 0, 0 },
-	{ "sign", cmd_sign, "sign --label NAME --in FILE --out FILE", 1, 1, 1 },
-	{ "pubkey", cmd_pubkey, "pubkey --label NAME --out FILE", 1, 0, 1 },
+	{ "list", cmd_list, "list", 0, 0, 0, 0 },
+	{ "keygen", cmd_keygen, "keygen --label NAME", 1, 0, 0, 0 },
+	{ "sign", cmd_sign, "sign --label NAME --in FILE --out FILE", 1, 1, 1, 0 },
+	{ "pubkey", cmd_pubkey, "pubkey --label NAME --out FILE", 1, 0, 1, 0 },
+	{ "csr", cmd_csr, "csr --label NAME --subject /CN=NAME/O=ORG --out FILE [--id HEX]",
+	  1, 0, 1, 1 },
+	{ "import-cert", cmd_import_cert, "import-cert --label NAME --in FILE [--id HEX]",
+	  1, 1, 0, 0 },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -616,7 +849,8 @@ static int usage(void)
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(stderr, "  %s\n", commands[i].usage);
 	fprintf(stderr, "The module defaults to $UKEY_MODULE; the user PIN comes from "
-	        "$UKEY_USER_PIN or --pin-file.\n");
+	        "$UKEY_USER_PIN or --pin-file.\n"
+	        "Exit status: 0 done, 1 failed, 2 usage.\n");
 	return 2;
 }
 
@@ -631,6 +865,22 @@ static int parse_slot(const char *s, struct tool *t)
 		return -1;
 	t->slot = (CK_SLOT_ID)v;
 	t->have_slot = 1;
+	return 0;
+}
+
+/* --id: CKA_ID as hex digits (pkcs11-tool prints it so), 1 to TOOL_ID_MAX bytes. */
+static int parse_id(const char *s, struct tool *t)
+{
+	long n = 0;
+	unsigned char *b = OPENSSL_hexstr2buf(s, &n);
+
+	if (b == NULL || n <= 0 || (size_t)n > sizeof(t->id)) {
+		OPENSSL_free(b);
+		return -1;
+	}
+	memcpy(t->id, b, (size_t)n);
+	t->id_len = (size_t)n;
+	OPENSSL_free(b);
 	return 0;
 }
 
@@ -649,6 +899,10 @@ static int parse_option(struct tool *t, const char *opt, const char *val)
 		t->in = val;
 	else if (strcmp(opt, "--out") == 0)
 		t->out = val;
+	else if (strcmp(opt, "--subject") == 0)
+		t->subject = val;
+	else if (strcmp(opt, "--id") == 0)
+		return parse_id(val, t);
 	else if (strcmp(opt, "--slot") == 0)
 		return parse_slot(val, t);
 	else
@@ -678,7 +932,7 @@ static const struct tool_cmd *parse_args(struct tool *t, int argc, char **argv)
 		}
 	}
 	if (cmd == NULL || (cmd->need_label && !t->label) || (cmd->need_in && !t->in) ||
-	    (cmd->need_out && !t->out))
+	    (cmd->need_out && !t->out) || (cmd->need_subject && !t->subject))
 		return NULL;
 	return cmd;
 }
