@@ -46,6 +46,7 @@ inner_keys() {
 
 inner_server() {
 	eval "$(p11-kit server --provider "$UKEY_MODULE" --sh "pkcs11:token=ukey")"
+	until [ -S "${P11_KIT_SERVER_ADDRESS#unix:path=}" ]; do sleep 0.1; done   # the server may still be starting
 	if [ -z "${P11_KIT_SERVER_PID:-}" ] || [ -z "${P11_KIT_SERVER_ADDRESS:-}" ]; then
 		fail "p11-kit server printed no address"
 	fi

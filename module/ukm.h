@@ -416,9 +416,10 @@ CK_RV ukm_keygen(ukm_slot *s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR pub, CK_ULONG
                  CK_ATTRIBUTE_PTR priv, CK_ULONG npriv, CK_OBJECT_HANDLE_PTR hpub,
                  CK_OBJECT_HANDLE_PTR hpriv);
 
-/* ---- the vendor interface "ukey" 1.0 (ukm_vendor.c) ---- */
+/* ---- the vendor interface "ukey" 1.1 (ukm_vendor.c) ---- */
 
-extern CK_UKEY_FUNCTION_LIST ukm_vendor_list;
+extern CK_UKEY_FUNCTION_LIST ukm_vendor_list;          /* 1.1: listed */
+extern CK_UKEY_FUNCTION_LIST ukm_vendor_list_1_0;      /* 1.0: exact-version requests only */
 /* Count one command APDU sent to s's card (atomic: also read without the library lock). */
 void ukm_apdu_counted(ukm_slot *s);
 
@@ -585,6 +586,7 @@ enum ukm_fn {
 	UKM_FN_CANCEL_FUNCTION,
 	UKM_FN_MESSAGE_INIT,     /* C_Message{Encrypt,Decrypt,Sign,Verify}Init */
 	UKM_FN_MESSAGE,          /* the other message-based functions of 3.0 */
+	UKM_FN_UKEY_GET_PIN_STATUS,     /* vendor "ukey" 1.1 (ukey-pkcs11.h) */
 	UKM_FN_COUNT
 };
 /* rv if the function's list (with §5.1.1-3) holds it, else the most specific code it holds

@@ -84,6 +84,24 @@ static LONG ukm_card_xfer(ukm_slot *s, const uint8_t *apdu, size_t len, ukm_rapd
 	}
 }
 
+/* The key left during an exchange that failed with rc (or pcscd says so within 700 ms). */
+static int ukm_card_gone(ukm_slot *s, LONG rc)
+{
+	return rc == SCARD_W_REMOVED_CARD || rc == SCARD_E_NO_SMARTCARD ||
+	       ukm_pcsc_card_gone(s, 700);
+}
+
+/* A key pulled out: its sessions are closed and the slot forgets it (PKCS#11 3.0 §5.6:
+ * CKR_DEVICE_REMOVED from the call that found out). */
+static CK_RV ukm_card_removed(ukm_slot *s)
+{
+	ukm_session_close_slot(s, 0);
+	ukm_card_forget(s, 1);
+	s->card_present = 0;
+	s->epoch++;
+	return CKR_DEVICE_REMOVED;
+}
+
 /* ISO 7816-4 §11.1.1 SELECT by AID; 6A82 means this is not a ukey card. */
 static CK_RV ukm_card_select(ukm_slot *s)
 {
@@ -96,7 +114,7 @@ static CK_RV ukm_card_select(ukm_slot *s)
 	memcpy(apdu + 5, ukm_aid, sizeof(ukm_aid));
 	rc = ukm_card_xfer(s, apdu, sizeof(apdu), r);
 	if (rc != SCARD_S_SUCCESS) {
-		rv = CKR_DEVICE_ERROR;
+		rv = ukm_card_gone(s, rc) ? ukm_card_removed(s) : CKR_DEVICE_ERROR;
 		goto out;
 	}
 	if (r->sw != UK_SW_OK) {
@@ -208,14 +226,8 @@ CK_RV ukm_card_transmit(ukm_slot *s, const uint8_t *apdu, size_t len, int secure
 				return CKR_USER_NOT_LOGGED_IN;
 			continue;
 		}
-		if (rc == SCARD_W_REMOVED_CARD || rc == SCARD_E_NO_SMARTCARD ||
-		    ukm_pcsc_card_gone(s, 700)) {
-			ukm_session_close_slot(s, 0);
-			ukm_card_forget(s, 1);
-			s->card_present = 0;
-			s->epoch++;
-			return CKR_DEVICE_REMOVED;
-		}
+		if (ukm_card_gone(s, rc))
+			return ukm_card_removed(s);
 		uk_log(UK_LOG_ERROR, "module", "SCardTransmit: 0x%lx", (unsigned long)rc);
 		return CKR_DEVICE_ERROR;
 	}

@@ -67,10 +67,15 @@ __attribute__((visibility("default"))) CK_RV C_GetFunctionList(CK_FUNCTION_LIST_
 static CK_INTERFACE ukm_interfaces[] = {
 	{ (CK_CHAR *)"PKCS 11", &ukm_function_list_3_0, 0 },
 	{ (CK_CHAR *)"PKCS 11", &ukm_function_list, 0 },
-	/* Vendor (ukey-pkcs11.h): after the standard ones, so index-based users see them first. */
+	/* Vendor (ukey-pkcs11.h): after the standard ones, so index-based users see them first;
+	 * listed once, at its highest version (1.1, which starts with the 1.0 list). */
 	{ (CK_CHAR *)UKEY_INTERFACE_NAME, &ukm_vendor_list, 0 },
+	/* Not listed: found only by C_GetInterface with exactly its version. §5.4.6 makes a
+	 * requested version match the returned one, so a 1.0 request gets a list saying 1.0. */
+	{ (CK_CHAR *)UKEY_INTERFACE_NAME, &ukm_vendor_list_1_0, 0 },
 };
-#define UKM_NIFACES (sizeof(ukm_interfaces) / sizeof(ukm_interfaces[0]))
+#define UKM_NIFACES_ALL (sizeof(ukm_interfaces) / sizeof(ukm_interfaces[0]))
+#define UKM_NIFACES (UKM_NIFACES_ALL - 1)         /* the listed ones */
 
 /* 3.0 §5.4.5 C_GetInterfaceList: may be called before C_Initialize. */
 __attribute__((visibility("default"))) CK_RV C_GetInterfaceList(CK_INTERFACE_PTR pInterfacesList,
@@ -86,7 +91,7 @@ __attribute__((visibility("default"))) CK_RV C_GetInterfaceList(CK_INTERFACE_PTR
 		return ukm_rv(UKM_FN_GET_INTERFACE_LIST, CKR_OK);
 	if (have < UKM_NIFACES)
 		return ukm_rv(UKM_FN_GET_INTERFACE_LIST, CKR_BUFFER_TOO_SMALL);
-	memcpy(pInterfacesList, ukm_interfaces, sizeof(ukm_interfaces));
+	memcpy(pInterfacesList, ukm_interfaces, UKM_NIFACES * sizeof(ukm_interfaces[0]));
 	return ukm_rv(UKM_FN_GET_INTERFACE_LIST, CKR_OK);
 }
 
@@ -106,7 +111,8 @@ static int ukm_iface_matches(const CK_INTERFACE *i, const CK_UTF8CHAR *name,
 }
 
 /* 3.0 §5.4.6 C_GetInterface: NULL name = the default interface ("PKCS 11"), NULL version =
- * the highest; every requested flag must be set on the interface. No match: the spec's
+ * the highest (the first of its name in the table); a given version must match exactly;
+ * every requested flag must be set on the interface. No match: the spec's
  * CKR_ARGUMENTS_BAD (the arguments name nothing this library offers). */
 __attribute__((visibility("default"))) CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName,
                                                             CK_VERSION_PTR pVersion,
@@ -117,7 +123,7 @@ __attribute__((visibility("default"))) CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInt
 
 	if (ppInterface == NULL)
 		return ukm_rv(UKM_FN_GET_INTERFACE, CKR_ARGUMENTS_BAD);
-	for (i = 0; i < UKM_NIFACES; i++) {
+	for (i = 0; i < UKM_NIFACES_ALL; i++) {
 		if (ukm_iface_matches(&ukm_interfaces[i], pInterfaceName, pVersion, flags)) {
 			*ppInterface = &ukm_interfaces[i];
 			return ukm_rv(UKM_FN_GET_INTERFACE, CKR_OK);

@@ -216,6 +216,12 @@ static const ukm_rv_row ukm_rv_rows[UKM_FN_COUNT] = {
 	 * Begin/Next and Final of a family share it) */
 	[UKM_FN_MESSAGE_INIT] = { "C_Message*Init", S | T, { UKM_RV_INIT } },
 	[UKM_FN_MESSAGE] = { "C_*Message*", S | T, { UKM_RV_MSG } },
+	/* vendor interface "ukey" 1.1: the list of its contract in ukey-pkcs11.h (slot and
+	 * token codes as §5.5.3 C_GetTokenInfo; CKR_DEVICE_MEMORY is not in it, so §5.1.3 is
+	 * spelled out rather than flagged T) */
+	[UKM_FN_UKEY_GET_PIN_STATUS] = { "ukey get_pin_status", 0, { CKR_SLOT_ID_INVALID,
+		CKR_TOKEN_NOT_PRESENT, CKR_TOKEN_NOT_RECOGNIZED, CKR_DEVICE_REMOVED,
+		CKR_DEVICE_ERROR } },
 };
 #undef S
 #undef T

@@ -80,30 +80,58 @@ static void check_get_interface(CK_C_GetInterface get)
 	UK_CHECK_EQ(get(NULL, NULL, &i, CKF_INTERFACE_FORK_SAFE), CKR_ARGUMENTS_BAD);
 }
 
-/* The vendor interface "ukey" 1.0: a NULL name never finds it (§5.4.6 default interface);
- * its APDU total works before C_Initialize and is 0 with no card; a slot needs the
- * library, an unknown slot is CKR_SLOT_ID_INVALID. */
+/* The vendor interface "ukey" 1.1: a NULL name never finds it (§5.4.6 default interface);
+ * a NULL version or 1.1 gives the listed 1.1 list, exactly 1.0 a list that says 1.0 with the
+ * same get_apdu_count (§5.4.6: the returned version matches the requested one), 1.2 and 2.0
+ * nothing. Its APDU total works before C_Initialize and is 0 with no card; a slot needs the
+ * library, an unknown slot is CKR_SLOT_ID_INVALID. get_pin_status needs C_Initialize, then
+ * checks its arguments and the slot (no card here: module_e2e_pin_status has the rest). */
 static void check_vendor_interface(CK_C_GetInterface get)
 {
-	CK_VERSION v10 = { UKEY_INTERFACE_VERSION_MAJOR, UKEY_INTERFACE_VERSION_MINOR };
-	CK_VERSION v11 = { 1, 1 };
+	CK_VERSION v10 = { 1, 0 }, v11 = { 1, 1 }, v12 = { 1, 2 }, v20 = { 2, 0 };
 	CK_INTERFACE_PTR i = NULL;
-	CK_UKEY_FUNCTION_LIST *u;
+	CK_UKEY_FUNCTION_LIST *u, *u10;
+	CK_UKEY_PIN_STATUS st;
 	CK_ULONG n = 99;
 
-	UK_CHECK_EQ(get(NULL, &v10, &i, 0), CKR_ARGUMENTS_BAD);
-	UK_CHECK_EQ(get((CK_UTF8CHAR_PTR)UKEY_INTERFACE_NAME, &v11, &i, 0), CKR_ARGUMENTS_BAD);
+	UK_CHECK(UKEY_INTERFACE_VERSION_MAJOR == 1 && UKEY_INTERFACE_VERSION_MINOR == 1);
+	UK_CHECK_EQ(get(NULL, &v11, &i, 0), CKR_ARGUMENTS_BAD);
+	UK_CHECK_EQ(get((CK_UTF8CHAR_PTR)UKEY_INTERFACE_NAME, &v12, &i, 0), CKR_ARGUMENTS_BAD);
+	UK_CHECK_EQ(get((CK_UTF8CHAR_PTR)UKEY_INTERFACE_NAME, &v20, &i, 0), CKR_ARGUMENTS_BAD);
+	UK_CHECK_EQ(get((CK_UTF8CHAR_PTR)UKEY_INTERFACE_NAME, NULL, &i,
+	                CKF_INTERFACE_FORK_SAFE), CKR_ARGUMENTS_BAD);
 	UK_CHECK_EQ(get((CK_UTF8CHAR_PTR)UKEY_INTERFACE_NAME, NULL, &i, 0), CKR_OK);
-	UK_CHECK_EQ(get((CK_UTF8CHAR_PTR)UKEY_INTERFACE_NAME, &v10, &i, 0), CKR_OK);
 	u = i->pFunctionList;
-	UK_CHECK(u->version.major == 1 && u->version.minor == 0);
+	UK_CHECK(strcmp((const char *)i->pInterfaceName, UKEY_INTERFACE_NAME) == 0);
+	UK_CHECK(u->version.major == 1 && u->version.minor == 1);
+	UK_CHECK(u->get_apdu_count != NULL && u->get_pin_status != NULL);
+	UK_CHECK_EQ(get((CK_UTF8CHAR_PTR)UKEY_INTERFACE_NAME, &v11, &i, 0), CKR_OK);
+	UK_CHECK(i->pFunctionList == (void *)u);
+	UK_CHECK_EQ(get((CK_UTF8CHAR_PTR)UKEY_INTERFACE_NAME, &v10, &i, 0), CKR_OK);
+	u10 = i->pFunctionList;
+	UK_CHECK(strcmp((const char *)i->pInterfaceName, UKEY_INTERFACE_NAME) == 0);
+	UK_CHECK(u10->version.major == 1 && u10->version.minor == 0);
+	UK_CHECK(u10->get_apdu_count == u->get_apdu_count);
+	UK_CHECK(u10->get_pin_status == NULL);
+	UK_CHECK_EQ(u10->get_apdu_count(UKEY_ALL_SLOTS, &n), CKR_OK);
+	UK_CHECK_EQ(n, 0);
+
+	n = 99;
 	UK_CHECK_EQ(u->get_apdu_count(UKEY_ALL_SLOTS, NULL), CKR_ARGUMENTS_BAD);
 	UK_CHECK_EQ(u->get_apdu_count(UKEY_ALL_SLOTS, &n), CKR_OK);
 	UK_CHECK_EQ(n, 0);
 	UK_CHECK_EQ(u->get_apdu_count(0, &n), CKR_CRYPTOKI_NOT_INITIALIZED);
+	UK_CHECK_EQ(u->get_pin_status(0, CKU_USER, &st), CKR_CRYPTOKI_NOT_INITIALIZED);
+	UK_CHECK_EQ(u->get_pin_status(0, CKU_USER, NULL), CKR_CRYPTOKI_NOT_INITIALIZED);
 	UK_CHECK_EQ(f3->C_Initialize(NULL), CKR_OK);
 	UK_CHECK_EQ(u->get_apdu_count(0, &n), CKR_SLOT_ID_INVALID);
+	UK_CHECK_EQ(u->get_pin_status(0, CKU_USER, NULL), CKR_ARGUMENTS_BAD);
+	UK_CHECK_EQ(u->get_pin_status(0, CKU_CONTEXT_SPECIFIC, &st), CKR_ARGUMENTS_BAD);
+	UK_CHECK_EQ(u->get_pin_status(0, CKU_USER, &st), CKR_SLOT_ID_INVALID);
+	UK_CHECK_EQ(u->get_pin_status(0, CKU_SO, &st), CKR_SLOT_ID_INVALID);
+	UK_CHECK_EQ(u->get_pin_status(UKEY_ALL_SLOTS, CKU_SO, &st), CKR_SLOT_ID_INVALID);
 	UK_CHECK_EQ(f3->C_Finalize(NULL), CKR_OK);
+	UK_CHECK_EQ(u->get_pin_status(0, CKU_USER, &st), CKR_CRYPTOKI_NOT_INITIALIZED);
 }
 
 /* Every 3.0 slot of the list is filled. */

@@ -30,6 +30,7 @@ static const struct {
 	{ "C_SignInit", UKM_FN_SIGN_INIT }, { "C_Sign", UKM_FN_SIGN },
 	{ "C_SignUpdate", UKM_FN_SIGN_UPDATE }, { "C_SignFinal", UKM_FN_SIGN_FINAL },
 	{ "C_Verify", UKM_FN_VERIFY }, { "C_GenerateRandom", UKM_FN_GENERATE_RANDOM },
+	{ "ukey get_pin_status", UKM_FN_UKEY_GET_PIN_STATUS },
 };
 
 /* Every code the module's layers produce (grep CKR_ module/) and a few more. */
@@ -97,6 +98,12 @@ static const struct {
 	{ UKM_FN_SIGN, CKR_OPERATION_ACTIVE, CKR_FUNCTION_FAILED },
 	{ UKM_FN_LOGIN, CKR_USER_PIN_NOT_INITIALIZED, CKR_USER_PIN_NOT_INITIALIZED }, /* 6984 */
 	{ UKM_FN_SIGN, CKR_USER_PIN_NOT_INITIALIZED, CKR_USER_NOT_LOGGED_IN },
+	/* get_pin_status: its slot codes pass, a card's SW 6581/6A84 is a device error */
+	{ UKM_FN_UKEY_GET_PIN_STATUS, CKR_TOKEN_NOT_PRESENT, CKR_TOKEN_NOT_PRESENT },
+	{ UKM_FN_UKEY_GET_PIN_STATUS, CKR_TOKEN_NOT_RECOGNIZED, CKR_TOKEN_NOT_RECOGNIZED },
+	{ UKM_FN_UKEY_GET_PIN_STATUS, CKR_DEVICE_REMOVED, CKR_DEVICE_REMOVED },
+	{ UKM_FN_UKEY_GET_PIN_STATUS, CKR_DEVICE_MEMORY, CKR_DEVICE_ERROR },
+	{ UKM_FN_UKEY_GET_PIN_STATUS, CKR_USER_NOT_LOGGED_IN, CKR_FUNCTION_FAILED },
 };
 
 static void check_fixed(void)

@@ -84,6 +84,10 @@ static const rv_spec rv_specs[] = {
 	/* §5.15.2 */
 	{ "C_GenerateRandom", { RV_BASE, RV_SESS, RV_TOK, CKR_FUNCTION_CANCELED,
 		CKR_OPERATION_ACTIVE, CKR_RANDOM_NO_RNG, CKR_USER_NOT_LOGGED_IN } },
+	/* vendor "ukey" 1.1 get_pin_status: the contract written in ukey-pkcs11.h (its own
+	 * codes and §5.1.1; not §5.1.3's CKR_DEVICE_MEMORY) */
+	{ "ukey get_pin_status", { RV_BASE, CKR_SLOT_ID_INVALID, CKR_TOKEN_NOT_PRESENT,
+		CKR_TOKEN_NOT_RECOGNIZED, CKR_DEVICE_REMOVED, CKR_DEVICE_ERROR } },
 };
 
 static inline const rv_spec *rv_spec_of(const char *fn)
