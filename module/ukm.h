@@ -146,6 +146,8 @@ void ukm_pcsc_cancel_waits(void);           /* C_Finalize: SCardCancel every wai
 void ukm_pcsc_events_baseline(void);        /* C_Initialize: present slots are no event */
 /* After a failed SCardTransmit: 1 when pcscd reports the card gone within ms (the link of
  * a pulled key drops before pcscd's reader state follows). */
+/* rc says pcscd is gone or restarted: the context and every card handle are lost. */
+int ukm_pcsc_context_lost(LONG rc);
 int ukm_pcsc_card_gone(ukm_slot *s, unsigned ms);
 
 /* ---- card (ukm_card.c) ---- */

@@ -76,7 +76,10 @@ static LONG ukm_card_xfer(ukm_slot *s, const uint8_t *apdu, size_t len, ukm_rapd
 			return SCARD_F_UNKNOWN_ERROR;
 		r->len += rlen - 2;
 		r->sw = uk_get_u16(r->data + r->len);
-		if ((r->sw & 0xFF00) != UK_SW_BYTES_REMAINING || r->len + 258 > sizeof(r->data))
+		/* A GET RESPONSE answered by 61xx with no data made no progress: a card that
+		 * keeps doing so would hold the caller for ever; its 61xx stands as the SW. */
+		if ((r->sw & 0xFF00) != UK_SW_BYTES_REMAINING || r->len + 258 > sizeof(r->data) ||
+		    (apdu == getresp && rlen == 2))
 			return SCARD_S_SUCCESS;
 		getresp[4] = (uint8_t)r->sw;
 		apdu = getresp;
@@ -84,10 +87,22 @@ static LONG ukm_card_xfer(ukm_slot *s, const uint8_t *apdu, size_t len, ukm_rapd
 	}
 }
 
-/* The key left during an exchange that failed with rc (or pcscd says so within 700 ms). */
+/* A card handle of a pcscd that has since restarted: the new pcscd (pcsc-lite 1.9.9) does
+ * not know it and refuses it with SCARD_W_SECURITY_VIOLATION, once another thread of the
+ * process has re-established the context. */
+static int ukm_card_handle_stale(LONG rc)
+{
+	return rc == SCARD_W_SECURITY_VIOLATION;
+}
+
+/* The key left during an exchange that failed with rc (or pcscd says so within 700 ms).
+ * pcscd stopping or restarting counts too: the card handle and the card's login are lost
+ * with it, and the slot comes back (same ID) once pcscd lists the reader again. */
 static int ukm_card_gone(ukm_slot *s, LONG rc)
 {
 	return rc == SCARD_W_REMOVED_CARD || rc == SCARD_E_NO_SMARTCARD ||
+	       rc == SCARD_E_READER_UNAVAILABLE || rc == SCARD_E_UNKNOWN_READER ||
+	       ukm_pcsc_context_lost(rc) || ukm_card_handle_stale(rc) ||
 	       ukm_pcsc_card_gone(s, 700);
 }
 
@@ -135,7 +150,10 @@ static CK_RV ukm_card_connect(ukm_slot *s)
 
 	rc = SCardConnect(ukm_pcsc_context(), s->reader, SCARD_SHARE_SHARED,
 	                  SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, &s->card, &s->protocol);
-	if (rc == SCARD_E_NO_SMARTCARD || rc == SCARD_W_REMOVED_CARD)
+	/* no card, or no reader or pcscd any more (restarting): the token is not there now */
+	if (rc == SCARD_E_NO_SMARTCARD || rc == SCARD_W_REMOVED_CARD ||
+	    rc == SCARD_E_READER_UNAVAILABLE || rc == SCARD_E_UNKNOWN_READER ||
+	    ukm_pcsc_context_lost(rc))
 		return CKR_TOKEN_NOT_PRESENT;
 	if (rc != SCARD_S_SUCCESS) {
 		uk_log(UK_LOG_ERROR, "module", "SCardConnect: 0x%lx", (unsigned long)rc);

@@ -41,7 +41,7 @@ ukm_slot *ukm_slot_get(CK_SLOT_ID id)
 }
 
 /* Errors after which the context is no good any more (pcscd stopped or restarted). */
-static int ukm_pcsc_context_lost(LONG rc)
+int ukm_pcsc_context_lost(LONG rc)
 {
 	static const LONG lost[] = { SCARD_E_NO_SERVICE, SCARD_E_SERVICE_STOPPED,
 	                             SCARD_E_INVALID_HANDLE, SCARD_F_COMM_ERROR };

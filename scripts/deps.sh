@@ -11,6 +11,7 @@ packages=(
 	gnutls-bin                                      # p11tool: a p11-kit consumer (module_p11kit)
 	libtasn1-6-dev libusb-1.0-0-dev                 # ASN.1 and USB CCID
 	util-linux procps                               # unshare, setpriv; pgrep (tests)
+	valgrind                                        # memcheck of the integration tests
 	libengine-pkcs11-openssl                        # consumers: OpenSSL through libp11's engine
 	openssh-client openssh-server                   # consumers: ssh -I, ssh-agent, a private sshd
 	libnss3-tools firefox-esr                       # consumers: NSS modutil/certutil, a browser

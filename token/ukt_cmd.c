@@ -346,17 +346,17 @@ uint16_t ukt_cmd_generate(ukt_card *card, ukt_cmd *c)
 	return sw == UK_SW_OK ? generate_pair(card, c->sess, kr, alg, aa, c->resp) : sw;
 }
 
-/* Unseal the key for this one operation (ukt_keystore.c), run the mechanism, wipe. Input
- * the mechanism refuses (padding, tag, point) is 6A80 and leaves no response data. */
-static uint16_t pso_run(const ukt_session *s, unsigned kr, const ukt_keypair *k,
-                        const ukt_mech *m, ukt_cmd *c)
+/* The key from the session's cache, unsealed on first use (ukt_keystore.c), then the
+ * mechanism. Input the mechanism refuses (padding, tag, point) is 6A80 and leaves no
+ * response data. */
+static uint16_t pso_run(ukt_session *s, unsigned kr, const ukt_keypair *k, const ukt_mech *m,
+                        ukt_cmd *c)
 {
-	EVP_PKEY *key = ukt_keystore_key_load(s->tk, kr, k);
+	EVP_PKEY *key = ukt_keystore_key_get(s, kr, k);
 	int r = UKT_MECH_FAIL;
 
 	if (key != NULL)
 		r = m->run(key, c->data + 2, c->len - 2, c->resp);
-	EVP_PKEY_free(key);
 	if (r != UKT_MECH_OK || c->resp->failed)
 		uk_buf_reset(c->resp);
 	return r == UKT_MECH_OK && !c->resp->failed ? UK_SW_OK

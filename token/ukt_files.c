@@ -435,7 +435,8 @@ uint16_t ukt_files_create(ukt_card *card, uint16_t fid, size_t size, const uint8
 	m.state = FS_OK;
 	m.size = (uint32_t)size;
 	m.name_len = (uint8_t)name_len;
-	memcpy(m.name, name, name_len);
+	if (name_len > 0)               /* a certificate has no name: name may be NULL (C11 7.24.1) */
+		memcpy(m.name, name, name_len);
 	sw = file_store(card, slot, &m, NULL);
 	if (sw == UK_SW_OK)
 		card->files->cur = slot;

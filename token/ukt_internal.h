@@ -28,7 +28,9 @@
 #define UKT_SALT_LEN 16
 /* PBKDF2 iterations of a PIN's key-encryption key: ~15 ms here (OpenSSL 3.0, one core),
  * keeping a VERIFY well under 50 ms; stored per PIN so it can be raised later. */
+#ifndef UKT_PBKDF2_ITER        /* fuzz/ builds the token with a tiny count: exec/s */
 #define UKT_PBKDF2_ITER 50000u
+#endif
 /* ukt_keystore.c: token key and AEAD (AES-256-GCM) blobs nonce || ciphertext || tag */
 #define UKT_TK_LEN 32
 #define UKT_AEAD_NONCE 12
@@ -99,6 +101,18 @@ typedef struct ukt_skey {
 	uint8_t key[16];
 } ukt_skey;
 
+/* The key a session last unsealed for PSO (ukt_keystore.c ukt_keystore_key_get): kept, as
+ * the session keeps TK (which opens every key anyway), so a run of signatures unseals and
+ * parses the key once, not per APDU (docs/performance.md). Valid only while the key pair's
+ * stored form (alg, flag, public and sealed encodings) and TK are those it was loaded from;
+ * freed with the session (eviction, power off/reset) and at logout. */
+typedef struct ukt_key_cache {
+	EVP_PKEY *key;          /* NULL: empty */
+	unsigned kr;
+	uint8_t tk[UKT_TK_LEN];
+	ukt_keypair pair;
+} ukt_key_cache;
+
 typedef struct ukt_session {
 	int used;
 	uint64_t last_use;      /* LRU eviction */
@@ -112,6 +126,7 @@ typedef struct ukt_session {
 	ukt_skey skey[UKT_SESSION_KEYS];       /* ukt_cmd_import.c */
 	uint32_t skey_seq;
 	uint8_t skey_next;      /* last handle given out, 1..255 */
+	ukt_key_cache kc;
 } ukt_session;
 
 struct ukt_card {
@@ -187,6 +202,10 @@ int ukt_keystore_key_open(const uint8_t tk[UKT_TK_LEN], unsigned kr, const ukt_k
                           uint8_t priv[UKT_PRIV_MAX], size_t *n);
 EVP_PKEY *ukt_keystore_key_load(const uint8_t tk[UKT_TK_LEN], unsigned kr,
                                 const ukt_keypair *k);         /* free with EVP_PKEY_free */
+/* The key for one PSO in session s, from s's cache or unsealed into it: borrowed, valid
+ * until the next call for s or ukt_keystore_cache_drop; do not free. */
+EVP_PKEY *ukt_keystore_key_get(ukt_session *s, unsigned kr, const ukt_keypair *k);
+void ukt_keystore_cache_drop(ukt_session *s);
 
 /* ukt_session.c */
 void ukt_sessions_clear(ukt_card *card);

@@ -240,3 +240,43 @@ EVP_PKEY *ukt_keystore_key_load(const uint8_t tk[UKT_TK_LEN], unsigned kr,
 	uk_wipe(priv, sizeof(priv));
 	return key;
 }
+
+/* ---- the session's key cache (ukt_internal.h ukt_key_cache) ---- */
+
+void ukt_keystore_cache_drop(ukt_session *s)
+{
+	EVP_PKEY_free(s->kc.key);
+	uk_wipe(&s->kc, sizeof(s->kc));
+}
+
+/* Same stored key pair: every field the sealed blob's AD covers plus the blob itself (a
+ * regenerated or imported key has a fresh nonce, so it never matches an old one). */
+static int cache_matches(const ukt_session *s, unsigned kr, const ukt_keypair *k)
+{
+	const ukt_keypair *c = &s->kc.pair;
+
+	return s->kc.key != NULL && s->kc.kr == kr && c->alg == k->alg &&
+	       c->always_auth == k->always_auth && c->pub_len == k->pub_len &&
+	       c->wrapped_len == k->wrapped_len && k->pub_len <= UKT_PUB_MAX &&
+	       k->wrapped_len <= UKT_WRAPPED_KEY_MAX &&
+	       memcmp(c->pub, k->pub, k->pub_len) == 0 &&
+	       memcmp(c->wrapped, k->wrapped, k->wrapped_len) == 0 &&
+	       uk_ct_equal(s->kc.tk, s->tk, UKT_TK_LEN);
+}
+
+EVP_PKEY *ukt_keystore_key_get(ukt_session *s, unsigned kr, const ukt_keypair *k)
+{
+	EVP_PKEY *key;
+
+	if (cache_matches(s, kr, k))
+		return s->kc.key;
+	ukt_keystore_cache_drop(s);
+	key = ukt_keystore_key_load(s->tk, kr, k);
+	if (key == NULL)
+		return NULL;
+	s->kc.key = key;
+	s->kc.kr = kr;
+	memcpy(s->kc.tk, s->tk, UKT_TK_LEN);
+	s->kc.pair = *k;
+	return key;
+}

@@ -83,6 +83,7 @@ void ukt_pin_logout(ukt_session *s, int which)
 		s->has_so_kek = 0;
 	}
 	if (!s->verified[UKT_PIN_USER] && !s->verified[UKT_PIN_SO]) {
+		ukt_keystore_cache_drop(s);     /* no unsealed key outlives the login */
 		uk_wipe(s->tk, sizeof(s->tk));
 		s->has_tk = 0;
 	}

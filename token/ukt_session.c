@@ -11,6 +11,7 @@
 
 static void session_drop(ukt_session *s)
 {
+	ukt_keystore_cache_drop(s);
 	uk_sm_clear(&s->sm);
 	uk_wipe(s, sizeof(*s));
 }

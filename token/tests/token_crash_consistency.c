@@ -17,7 +17,7 @@
 #include "token_util.h"
 #include "uk_time.h"
 
-#define KILLS_MIN 200
+#define KILLS_MIN (200 / TU_SLOW)
 #define KILLS_MAX 300
 #define BUDGET_MS 40000
 #define KILL_DELAY_MAX_US 25000

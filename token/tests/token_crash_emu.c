@@ -14,7 +14,15 @@
  * chosen state-changing command (so many kills land inside a command's processing). The
  * restarted key must answer SELECT and GET DATA, and show exactly the model, or the model plus
  * the one command that was in flight: for a PIN change in flight the current PIN is one of the
- * two, for an UPDATE BINARY in flight the file is the old or the new content. */
+ * two, for an UPDATE BINARY in flight the file is the old or the new content.
+ *
+ * Scale (issue 8): at least ACKS_MIN acknowledged state-changing operations in all, over at
+ * least KILLS_MIN kills. Some rounds send only wrong VERIFYs, with no right VERIFY before or
+ * between them: across those restarts the try counter never goes back up, and it is one lower
+ * for each wrong VERIFY that was acknowledged (docs/apdu.md VERIFY: the counter is decremented
+ * and made durable before the comparison), so killing the key cannot give back a try.
+ * The sequence of operations and kill points comes from one seed, printed; UKEY_CRASH_SEED
+ * replays another (the kill timing itself still depends on the machine's speed). */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -30,12 +38,15 @@
 #include "token_util.h"
 #include "uk_time.h"
 
-#define KILLS_MIN 200
-#define KILLS_MAX 300
-#define BUDGET_MS 50000         /* hard bound; more kills only while under SOFT_MS */
-#define SOFT_MS 12000
-#define TIMER_MAX_US 80000      /* a VERIFY is ~15 ms, a CHANGE REFERENCE DATA ~45 ms */
+#define KILLS_MIN (200 / TU_SLOW)
+#define KILLS_MAX 1000
+#define ACKS_MIN (1000 / TU_SLOW) /* acknowledged state-changing operations, logins aside */
+#define BUDGET_MS 170000        /* hard bound */
+#define TIMER_MAX_US 600000     /* a VERIFY is ~15 ms, a CHANGE REFERENCE DATA ~45 ms */
 #define TINY_MAX_US 3000        /* "right after sending": inside the card's processing */
+#define TINY_MAX_CMD 12         /* tiny mode kills after one of the first 12 state changes */
+#define SEED_DEFAULT 20261121u
+#define WRONG_FLOOR 2           /* wrong-PIN rounds stop here: never block the PIN */
 #define MAX_CONT 16
 #define NFILES 4                /* data files D000..D003 */
 #define FILE_SIZE 256
@@ -609,6 +620,25 @@ static int run_op(ukt_host *h, model *m, const flight *fl, long *acks)
 	return 0;
 }
 
+/* A wrong-PIN round: only wrong VERIFYs until the key is killed, none once the counter is
+ * down to WRONG_FLOOR (then the kill finds nothing in flight). */
+static void drive_wrong(ukt_host *h, model *m, flight *fl, long *acks, long *wrong_acks)
+{
+	for (;;) {
+		memset(fl, 0, sizeof(*fl));
+		if (m->tries <= WRONG_FLOOR) {
+			fl->op = OP_NONE;
+			while (!killed)
+				usleep(1000);
+			return;
+		}
+		fl->op = OP_WRONG;
+		if (run_op(h, m, fl, acks) != 0)
+			return;
+		(*wrong_acks)++;
+	}
+}
+
 /* Drive the key until it is killed; *fl is then the operation in flight. */
 static void drive(ukt_host *h, model *m, flight *fl, long *acks)
 {
@@ -629,7 +659,10 @@ int main(int argc, char **argv)
 {
 	static ukt_host h;
 	long long start = uk_now_ms();
-	long kills = 0, in_cmd_kills = 0, tiny = 0, acks = 0, kept = 0;
+	long kills = 0, in_cmd_kills = 0, tiny = 0, acks = 0, kept = 0, wrong_rounds = 0;
+	long wrong_acks = 0;
+	const char *env_seed = getenv("UKEY_CRASH_SEED");
+	int wrong_round;
 	char *dir = tu_tmpdir(), sock[600], link[700], state[600], log[600];
 	struct sigaction sa;
 	model exp, got;
@@ -639,12 +672,13 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return uk_test_skip("no ukey-emu path");
 	emu_path = argv[1];
-	seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+	seed = env_seed != NULL ? (unsigned)strtoul(env_seed, NULL, 0) : SEED_DEFAULT;
 	snprintf(sock, sizeof(sock), "%s/link.sock", dir);
 	snprintf(link, sizeof(link), "unix:%s", sock);
 	snprintf(state, sizeof(state), "%s/state", dir);
 	snprintf(log, sizeof(log), "%s/emu.log", dir);
-	fprintf(stderr, "seed %u, ukey-emu log in %s\n", seed, log);
+	fprintf(stderr, "seed %u (UKEY_CRASH_SEED=%u replays it), ukey-emu log in %s\n", seed,
+	        seed, log);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm;
 	sa.sa_flags = SA_RESTART;
@@ -657,18 +691,30 @@ int main(int argc, char **argv)
 	ukt_host_init(&h, link_xfer, &fd);
 	model_read(&h, &exp);
 	UK_CHECK_EQ(exp.tries, MAX_TRIES);
-	while (kills < KILLS_MAX && (kills < KILLS_MIN || uk_now_ms() - start < SOFT_MS)) {
+	while (kills < KILLS_MAX && (kills < KILLS_MIN || acks < ACKS_MIN)) {
+		if (uk_now_ms() - start >= BUDGET_MS)
+			fprintf(stderr, "out of time after %ld kills, %ld acknowledged operations\n",
+			        kills, acks);
 		UK_CHECK(uk_now_ms() - start < BUDGET_MS);
-		pin_find(&h, &exp, fl.op);
+		/* a wrong-PIN round keeps the counter as the last restart left it */
+		wrong_round = rand_r(&seed) % 4 == 0 && fl.op != OP_CHANGE &&
+		              exp.tries > WRONG_FLOOR + 3;
+		if (wrong_round)
+			UK_CHECK_EQ(ukt_host_open_session(&h), 0x9000);
+		else
+			pin_find(&h, &exp, fl.op);
 		kill_at_cmd = -1;
 		cmds_sent = 0;
 		if (rand_r(&seed) % 5 < 2) {
-			kill_at_cmd = rand_r(&seed) % 4;
+			kill_at_cmd = rand_r(&seed) % (wrong_round ? 3 : TINY_MAX_CMD);
 			tiny++;
 		} else {
 			arm_timer(1 + rand_r(&seed) % TIMER_MAX_US);
 		}
-		drive(&h, &exp, &fl, &acks);
+		if (wrong_round)
+			drive_wrong(&h, &exp, &fl, &acks, &wrong_acks);
+		else
+			drive(&h, &exp, &fl, &acks);
 		emu_reap(fd);
 		kills++;
 		in_cmd_kills += killed_in_cmd;
@@ -676,6 +722,13 @@ int main(int argc, char **argv)
 		fd = emu_start(lfd, link, state, log);
 		model_read(&h, &got);
 		model_check(&got, &exp, &fl);
+		if (wrong_round) {
+			/* never back up; lower by every acknowledged wrong VERIFY (exp.tries
+			 * already counts them), and by at most the one in flight */
+			UK_CHECK(got.tries <= exp.tries);
+			UK_CHECK(got.tries >= exp.tries - (fl.op == OP_WRONG));
+			wrong_rounds++;
+		}
 		kept += landed(&got, &exp);
 		got.cur = exp.cur;
 		exp = got;
@@ -684,7 +737,11 @@ int main(int argc, char **argv)
 	        "a command (%ld of them after its change was durable), %ld acknowledged operations "
 	        "checked (logins aside), %lld ms\n",
 	        kills, tiny, in_cmd_kills, kept, acks, uk_now_ms() - start);
+	fprintf(stderr, "%ld wrong-PIN rounds (%ld wrong VERIFYs acknowledged): the try counter "
+	        "never went back up across their restarts\n", wrong_rounds, wrong_acks);
 	UK_CHECK(kills >= KILLS_MIN);
+	UK_CHECK(acks >= ACKS_MIN);
+	UK_CHECK(wrong_rounds >= kills / 10 && wrong_acks >= wrong_rounds);
 	UK_CHECK(in_cmd_kills >= kills / 4);    /* many kills land inside a command */
 	UK_CHECK(acks >= kills);                /* and many changes were acknowledged first */
 	UK_CHECK(kept >= kills / 20);           /* some between the durable write and the answer */

@@ -12,6 +12,20 @@
 #include "ukt_card.h"
 #include "ukt_host.h"
 
+/* ASan+UBSan builds (UKEY_SANITIZE) run the card code several times slower: the scale tests
+ * (kill counts, operation counts) do 1/TU_SLOW of their work there; memory errors need no
+ * scale, the ordinary build keeps the full count. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TU_SLOW 4
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TU_SLOW 4
+#endif
+#endif
+#ifndef TU_SLOW
+#define TU_SLOW 1
+#endif
+
 /* A fresh directory under TMPDIR; removed by tu_rmdir. */
 static inline char *tu_tmpdir(void)
 {
