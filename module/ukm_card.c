@@ -208,7 +208,7 @@ void ukm_card_forget(ukm_slot *s, int talk)
  * and every secure session, hence our login, is gone; the card itself is the same. */
 static void ukm_card_was_reset(ukm_slot *s)
 {
-	DWORD proto;
+	DWORD proto = 0;        /* pcsc-lite 1.9 sends its value to pcscd: never uninitialised */
 
 	if (SCardReconnect(s->card, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0,
 	                   SCARD_LEAVE_CARD, &proto) == SCARD_S_SUCCESS) {

@@ -55,11 +55,13 @@ msg() {
 }
 # said TEXT: stdout or stderr has the line TEXT (with or without "ukey-tool: ").
 said() {
-	cat "$tmp/out" "$tmp/err" | grep -qxF -e "$1" -e "ukey-tool: $1" ||
+	# grep reads both files itself: `cat | grep -q` fails under pipefail when grep stops
+	# early and cat gets SIGPIPE
+	grep -qxF -e "$1" -e "ukey-tool: $1" "$tmp/out" "$tmp/err" ||
 		{ show; fail "no line '$1'"; }
 }
 not_said() {
-	cat "$tmp/out" "$tmp/err" | grep -qF -- "$1" && { show; fail "'$1' was printed"; }
+	grep -qF -- "$1" "$tmp/out" "$tmp/err" && { show; fail "'$1' was printed"; }
 	return 0
 }
 out_has() { grep -qF -- "$1" "$tmp/out" || { show; fail "stdout lacks '$1'"; }; }
@@ -607,8 +609,8 @@ inner_errors() {
 		"data delete" "emu create" "emu list" "emu remove" "emu insert"; do
 		# shellcheck disable=SC2086
 		run 0 $cmd --help
-		cat "$tmp/out" "$tmp/err" | grep -qi "usage" || { show; fail "$cmd --help: no usage"; }
-		cat "$tmp/out" "$tmp/err" | grep -qF "$cmd" || { show; fail "$cmd --help: no $cmd"; }
+		grep -qi "usage" "$tmp/out" "$tmp/err" || { show; fail "$cmd --help: no usage"; }
+		grep -qF -- "$cmd" "$tmp/out" "$tmp/err" || { show; fail "$cmd --help: no $cmd"; }
 		# shellcheck disable=SC2086
 		run 0 $cmd -h
 	done
