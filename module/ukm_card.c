@@ -87,22 +87,16 @@ static LONG ukm_card_xfer(ukm_slot *s, const uint8_t *apdu, size_t len, ukm_rapd
 	}
 }
 
-/* A card handle of a pcscd that has since restarted: the new pcscd (pcsc-lite 1.9.9) does
- * not know it and refuses it with SCARD_W_SECURITY_VIOLATION, once another thread of the
- * process has re-established the context. */
-static int ukm_card_handle_stale(LONG rc)
-{
-	return rc == SCARD_W_SECURITY_VIOLATION;
-}
-
 /* The key left during an exchange that failed with rc (or pcscd says so within 700 ms).
  * pcscd stopping or restarting counts too: the card handle and the card's login are lost
- * with it, and the slot comes back (same ID) once pcscd lists the reader again. */
+ * with it, and the slot comes back (same ID) once pcscd lists the reader again. A handle
+ * of the old pcscd, used after another thread re-established the context, is refused by
+ * the new one (pcsc-lite 1.9.9) with SCARD_W_SECURITY_VIOLATION. */
 static int ukm_card_gone(ukm_slot *s, LONG rc)
 {
 	return rc == SCARD_W_REMOVED_CARD || rc == SCARD_E_NO_SMARTCARD ||
 	       rc == SCARD_E_READER_UNAVAILABLE || rc == SCARD_E_UNKNOWN_READER ||
-	       ukm_pcsc_context_lost(rc) || ukm_card_handle_stale(rc) ||
+	       rc == SCARD_W_SECURITY_VIOLATION || ukm_pcsc_context_lost(rc) ||
 	       ukm_pcsc_card_gone(s, 700);
 }
 

@@ -27,6 +27,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "ukey-pkcs11.h"
+#include "e2e_util.h"
 #include "uk_test.h"
 
 #define PIN(s) (CK_UTF8CHAR_PTR)(s), (CK_ULONG)strlen(s)
@@ -48,68 +49,6 @@ static atomic_int stop;
 static atomic_long ok_sigs, bad_sigs, allowed_fails, other_fails;
 static atomic_long last_rv;             /* the last code outside the allowed list */
 static _Atomic double call_start[SIGNERS];      /* 0: not inside a call */
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static int ctl(const char *cmd)
-{
-	char line[1024];
-
-	snprintf(line, sizeof(line), "'%s' ctl --control '%s' %s >/dev/null", getenv("UKEY_EMU"),
-	         getenv("UKEY_EMU_CONTROL"), cmd);
-	return system(line);
-}
-
-/* OpenSSL verifies an SM2 signature r||s over the 32-byte e (CKM_UKEY_SM2: no Z). */
-static int sm2_verify_e(const uint8_t e[32], const uint8_t rs[64])
-{
-	OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
-	EVP_PKEY_CTX *kc = EVP_PKEY_CTX_new_from_name(NULL, "SM2", NULL), *vc = NULL;
-	ECDSA_SIG *sig = ECDSA_SIG_new();
-	BIGNUM *r = BN_bin2bn(rs, 32, NULL), *s = BN_bin2bn(rs + 32, 32, NULL);
-	EVP_PKEY *k = NULL;
-	OSSL_PARAM *p = NULL;
-	uint8_t *der = NULL;
-	int derlen, ok = 0;
-
-	if (b == NULL || kc == NULL || sig == NULL || r == NULL || s == NULL ||
-	    OSSL_PARAM_BLD_push_utf8_string(b, OSSL_PKEY_PARAM_GROUP_NAME, "SM2", 0) != 1 ||
-	    OSSL_PARAM_BLD_push_octet_string(b, OSSL_PKEY_PARAM_PUB_KEY, pub_point, 65) != 1 ||
-	    (p = OSSL_PARAM_BLD_to_param(b)) == NULL || EVP_PKEY_fromdata_init(kc) != 1 ||
-	    EVP_PKEY_fromdata(kc, &k, EVP_PKEY_PUBLIC_KEY, p) != 1)
-		goto out;
-	if (ECDSA_SIG_set0(sig, r, s) != 1)
-		goto out;
-	r = s = NULL;                           /* owned by sig now */
-	if ((derlen = i2d_ECDSA_SIG(sig, &der)) <= 0 ||
-	    (vc = EVP_PKEY_CTX_new(k, NULL)) == NULL || EVP_PKEY_verify_init(vc) != 1)
-		goto out;
-	ok = EVP_PKEY_verify(vc, der, (size_t)derlen, e, 32) == 1;
-out:
-	OPENSSL_free(der);
-	BN_free(r);
-	BN_free(s);
-	EVP_PKEY_CTX_free(vc);
-	EVP_PKEY_free(k);
-	OSSL_PARAM_free(p);
-	ECDSA_SIG_free(sig);
-	EVP_PKEY_CTX_free(kc);
-	OSSL_PARAM_BLD_free(b);
-	return ok;
-}
 
 /* The codes a token that vanished may give (PKCS#11 3.0 §5.1.5 / §5.1.6); while pcscd
  * restarts the reader itself is gone for a moment, and C_OpenSession of its slot answers
@@ -189,7 +128,7 @@ static CK_RV sign_once(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key, unsigned n)
 		e[i] = (uint8_t)(n * 131 + i);
 	if ((rv = fl->C_SignInit(h, &m, key)) != CKR_OK || (rv = fl->C_Sign(h, e, 32, sig, &len)) != CKR_OK)
 		return rv;
-	if (len == 64 && sm2_verify_e(e, sig))
+	if (len == 64 && e2e_sm2_verify_e(pub_point, e, sig))
 		ok_sigs++;
 	else
 		bad_sigs++;
@@ -205,7 +144,7 @@ static void *signer(void *arg)
 	CK_RV rv;
 
 	while (!stop) {
-		call_start[id] = now_ms();
+		call_start[id] = e2e_now_ms();
 		if (h == CK_INVALID_HANDLE) {
 			rv = session_up(&h, &key);
 			if (rv != CKR_OK) {
@@ -219,7 +158,7 @@ static void *signer(void *arg)
 		}
 		call_start[id] = 0;
 		if (h == CK_INVALID_HANDLE)
-			sleep_ms(20);           /* no busy loop while the key is out */
+			e2e_sleep_ms(20);           /* no busy loop while the key is out */
 	}
 	if (h != CK_INVALID_HANDLE)
 		fl->C_CloseSession(h);
@@ -229,7 +168,7 @@ static void *signer(void *arg)
 /* The main thread's watchdog: no signer stuck in one call longer than CALL_MAX_MS. */
 static void check_no_hang(void)
 {
-	double t = now_ms(), s;
+	double t = e2e_now_ms(), s;
 	int i;
 
 	for (i = 0; i < SIGNERS; i++) {
@@ -243,11 +182,11 @@ static void check_no_hang(void)
 /* Sleep ms while watching the signers. */
 static void watch_ms(long ms)
 {
-	double end = now_ms() + (double)ms;
+	double end = e2e_now_ms() + (double)ms;
 
-	while (now_ms() < end) {
+	while (e2e_now_ms() < end) {
 		check_no_hang();
-		sleep_ms(10);
+		e2e_sleep_ms(10);
 	}
 }
 
@@ -255,9 +194,9 @@ static void watch_ms(long ms)
 static void wait_signing(const char *what)
 {
 	long before = ok_sigs;
-	double t0 = now_ms();
+	double t0 = e2e_now_ms();
 
-	while (ok_sigs < before + SIGNERS && now_ms() - t0 < BACK_MAX_MS)
+	while (ok_sigs < before + SIGNERS && e2e_now_ms() - t0 < BACK_MAX_MS)
 		watch_ms(20);
 	if (ok_sigs < before + SIGNERS)
 		fprintf(stderr, "%s: no signature for %d ms\n", what, BACK_MAX_MS);
@@ -296,9 +235,9 @@ static void churn_cycles(unsigned *seed)
 
 	for (i = 0; i < CYCLES; i++) {
 		watch_ms(20 + rand_r(seed) % 200);     /* mid-signature or between two */
-		UK_CHECK_EQ(ctl("remove 0"), 0);
+		UK_CHECK_EQ(e2e_emu_ctl("remove 0"), 0);
 		watch_ms(rand_r(seed) % 100);
-		UK_CHECK_EQ(ctl("insert 0"), 0);
+		UK_CHECK_EQ(e2e_emu_ctl("insert 0"), 0);
 	}
 	wait_signing("after the last insertion");
 	printf("%d remove/insert cycles: %ld signatures valid, %ld failures (all of a vanished "
@@ -315,7 +254,7 @@ static void pcscd_restarts(void)
 	for (i = 0; i < RESTARTS; i++) {
 		watch_ms(300);
 		UK_CHECK_EQ(system(getenv("UKEY_PCSCD_RESTART")), 0);
-		UK_CHECK_EQ(ctl("insert 0"), 0);       /* the key's link is plugged back */
+		UK_CHECK_EQ(e2e_emu_ctl("insert 0"), 0);       /* the key's link is plugged back */
 		wait_signing("after a pcscd restart");
 	}
 	printf("%d pcscd restarts under load: %ld signatures valid since, %ld failures of a "
@@ -331,7 +270,7 @@ int main(void)
 	CK_RV (*gfl)(CK_FUNCTION_LIST_PTR_PTR);
 	pthread_t t[SIGNERS];
 	unsigned seed = env_seed != NULL ? (unsigned)strtoul(env_seed, NULL, 0) : SEED_DEFAULT;
-	double t0 = now_ms();
+	double t0 = e2e_now_ms();
 	CK_ULONG n = 1;
 	void *so;
 	int i;
@@ -359,7 +298,7 @@ int main(void)
 		UK_CHECK(pthread_join(t[i], NULL) == 0);
 	printf("%ld valid signatures, %ld invalid, %ld allowed failures, %ld other failures "
 	       "(last 0x%lx), %.0f ms\n", (long)ok_sigs, (long)bad_sigs, (long)allowed_fails,
-	       (long)other_fails, (unsigned long)last_rv, now_ms() - t0);
+	       (long)other_fails, (unsigned long)last_rv, e2e_now_ms() - t0);
 	UK_CHECK_EQ(bad_sigs, 0);
 	UK_CHECK_EQ(other_fails, 0);
 	UK_CHECK_EQ(fl->C_Finalize(NULL), CKR_OK);

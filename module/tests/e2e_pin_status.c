@@ -19,6 +19,7 @@
 
 #include "ukey-pkcs11.h"
 #include "ukey-pkcs11-3.h"
+#include "e2e_util.h"
 #include "uk_test.h"
 
 #define PIN(s) (CK_UTF8CHAR_PTR)(s), (CK_ULONG)strlen(s)
@@ -27,15 +28,6 @@
 static CK_FUNCTION_LIST_PTR fl;
 static CK_UKEY_FUNCTION_LIST *uk;
 static CK_SLOT_ID slot;
-
-static int ctl(const char *cmd)
-{
-	char line[1024];
-
-	snprintf(line, sizeof(line), "'%s' ctl --control '%s' %s >/dev/null", getenv("UKEY_EMU"),
-	         getenv("UKEY_EMU_CONTROL"), cmd);
-	return system(line);
-}
 
 static CK_UKEY_PIN_STATUS status(CK_USER_TYPE who)
 {
@@ -197,14 +189,14 @@ static void check_removed(void)
 	CK_RV rv;
 	int i;
 
-	UK_CHECK_EQ(ctl("remove 0"), 0);
+	UK_CHECK_EQ(e2e_emu_ctl("remove 0"), 0);
 	rv = uk->get_pin_status(slot, CKU_USER, &st);
 	UK_CHECK(rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT);
 	rv = uk->get_pin_status(slot, CKU_SO, &st);
 	UK_CHECK(rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT);
 	/* The session went with the card (§5.1.2). */
 	UK_CHECK_EQ(fl->C_CloseSession(h), CKR_SESSION_HANDLE_INVALID);
-	UK_CHECK_EQ(ctl("insert 0"), 0);
+	UK_CHECK_EQ(e2e_emu_ctl("insert 0"), 0);
 	/* pcscd may need a moment to see the card back. */
 	for (i = 0, rv = CKR_TOKEN_NOT_PRESENT; i < 50 && rv != CKR_OK; i++) {
 		rv = uk->get_pin_status(slot, CKU_SO, &st);
@@ -221,7 +213,7 @@ static void *pull_later(void *arg)
 
 	(void)arg;
 	nanosleep(&wait, NULL);
-	UK_CHECK_EQ(ctl("remove 0"), 0);
+	UK_CHECK_EQ(e2e_emu_ctl("remove 0"), 0);
 	return NULL;
 }
 
@@ -237,14 +229,14 @@ static void check_removed_during(void)
 	int i;
 
 	(void)status(CKU_USER);         /* connected and selected: the next APDU is GET DATA */
-	UK_CHECK_EQ(ctl("latency 0 3000"), 0);
+	UK_CHECK_EQ(e2e_emu_ctl("latency 0 3000"), 0);
 	UK_CHECK(pthread_create(&t, NULL, pull_later, NULL) == 0);
 	UK_CHECK_EQ(uk->get_pin_status(slot, CKU_USER, &st), CKR_DEVICE_REMOVED);
 	UK_CHECK(pthread_join(t, NULL) == 0);
 	UK_CHECK_EQ(fl->C_CloseSession(h), CKR_SESSION_HANDLE_INVALID);
 	UK_CHECK_EQ(uk->get_pin_status(slot, CKU_USER, &st), CKR_TOKEN_NOT_PRESENT);
-	UK_CHECK_EQ(ctl("clear 0"), 0);
-	UK_CHECK_EQ(ctl("insert 0"), 0);
+	UK_CHECK_EQ(e2e_emu_ctl("clear 0"), 0);
+	UK_CHECK_EQ(e2e_emu_ctl("insert 0"), 0);
 	for (i = 0, rv = CKR_TOKEN_NOT_PRESENT; i < 50 && rv != CKR_OK; i++) {
 		rv = uk->get_pin_status(slot, CKU_USER, &st);
 		if (rv != CKR_OK)

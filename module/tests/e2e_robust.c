@@ -29,6 +29,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "ukey-pkcs11.h"
+#include "e2e_util.h"
 #include "uk_test.h"
 
 #define PIN(s) (CK_UTF8CHAR_PTR)(s), (CK_ULONG)strlen(s)
@@ -39,64 +40,6 @@ static CK_FUNCTION_LIST_PTR fl;
 static CK_SLOT_ID slot;
 static const char *user_pin;
 static uint8_t pub_point[65];
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static int ctl(const char *cmd)
-{
-	char line[1024];
-
-	snprintf(line, sizeof(line), "'%s' ctl --control '%s' %s >/dev/null", getenv("UKEY_EMU"),
-	         getenv("UKEY_EMU_CONTROL"), cmd);
-	return system(line);
-}
-
-/* OpenSSL verifies an SM2 signature r||s over the 32-byte e (no Z: CKM_UKEY_SM2). */
-static int sm2_verify_e(const uint8_t e[32], const uint8_t rs[64])
-{
-	OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
-	EVP_PKEY_CTX *kc = EVP_PKEY_CTX_new_from_name(NULL, "SM2", NULL), *vc = NULL;
-	ECDSA_SIG *sig = ECDSA_SIG_new();
-	EVP_PKEY *k = NULL;
-	OSSL_PARAM *p = NULL;
-	uint8_t *der = NULL;
-	int derlen, ok = 0;
-
-	if (b == NULL || kc == NULL || sig == NULL ||
-	    OSSL_PARAM_BLD_push_utf8_string(b, OSSL_PKEY_PARAM_GROUP_NAME, "SM2", 0) != 1 ||
-	    OSSL_PARAM_BLD_push_octet_string(b, OSSL_PKEY_PARAM_PUB_KEY, pub_point, 65) != 1 ||
-	    (p = OSSL_PARAM_BLD_to_param(b)) == NULL || EVP_PKEY_fromdata_init(kc) != 1 ||
-	    EVP_PKEY_fromdata(kc, &k, EVP_PKEY_PUBLIC_KEY, p) != 1)
-		goto out;
-	if (ECDSA_SIG_set0(sig, BN_bin2bn(rs, 32, NULL), BN_bin2bn(rs + 32, 32, NULL)) != 1 ||
-	    (derlen = i2d_ECDSA_SIG(sig, &der)) <= 0)
-		goto out;
-	vc = EVP_PKEY_CTX_new(k, NULL);
-	ok = vc != NULL && EVP_PKEY_verify_init(vc) == 1 &&
-	     EVP_PKEY_verify(vc, der, (size_t)derlen, e, 32) == 1;
-out:
-	OPENSSL_free(der);
-	ECDSA_SIG_free(sig);
-	EVP_PKEY_CTX_free(vc);
-	EVP_PKEY_CTX_free(kc);
-	EVP_PKEY_free(k);
-	OSSL_PARAM_free(p);
-	OSSL_PARAM_BLD_free(b);
-	return ok;
-}
 
 static CK_SESSION_HANDLE open_rw(void)
 {
@@ -164,7 +107,7 @@ static CK_RV sign_once(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key, unsigned seed)
 		return rv;
 	if ((rv = fl->C_Sign(h, e, 32, sig, &len)) != CKR_OK)
 		return rv;
-	return len == 64 && sm2_verify_e(e, sig) ? CKR_OK : CKR_GENERAL_ERROR;
+	return len == 64 && e2e_sm2_verify_e(pub_point, e, sig) ? CKR_OK : CKR_GENERAL_ERROR;
 }
 
 /* ---- key pulled out mid-signature, blocking slot event, re-insertion ---- */
@@ -178,7 +121,7 @@ static void *sign_thread(void *arg)
 {
 	(void)arg;
 	rm_rv = sign_once(rm_session, rm_key, 1);
-	rm_end = now_ms();
+	rm_end = e2e_now_ms();
 	return NULL;
 }
 
@@ -190,7 +133,7 @@ static void *wait_thread(void *arg)
 {
 	(void)arg;
 	ev_rv = fl->C_WaitForSlotEvent(0, &ev_slot, NULL);
-	ev_end = now_ms();
+	ev_end = e2e_now_ms();
 	return NULL;
 }
 
@@ -215,23 +158,23 @@ static void check_removal(void)
 	rm_key = find_key(rm_session);
 	UK_CHECK_EQ(sign_once(rm_session, rm_key, 0), CKR_OK);
 	/* The signature's APDU takes 1.5 s on the key; the key goes 0.4 s into it. */
-	UK_CHECK_EQ(ctl("latency 0 1500"), 0);
+	UK_CHECK_EQ(e2e_emu_ctl("latency 0 1500"), 0);
 	UK_CHECK(pthread_create(&t, NULL, sign_thread, NULL) == 0);
-	sleep_ms(400);
-	t_rm = now_ms();
-	UK_CHECK_EQ(ctl("remove 0"), 0);
+	e2e_sleep_ms(400);
+	t_rm = e2e_now_ms();
+	UK_CHECK_EQ(e2e_emu_ctl("remove 0"), 0);
 	UK_CHECK(pthread_join(t, NULL) == 0);
 	printf("removal: C_Sign 0x%lx after %.0f ms\n", rm_rv, rm_end - t_rm);
 	UK_CHECK(rm_rv == CKR_DEVICE_REMOVED || rm_rv == CKR_TOKEN_NOT_PRESENT);
 	UK_CHECK(rm_end - t_rm < 1000);
 	UK_CHECK_EQ(fl->C_GetSessionInfo(rm_session, &si), CKR_SESSION_HANDLE_INVALID);
-	UK_CHECK_EQ(ctl("clear 0"), 0);
+	UK_CHECK_EQ(e2e_emu_ctl("clear 0"), 0);
 	/* Blocking wait, woken by the re-insertion. */
 	drain_events();
 	UK_CHECK(pthread_create(&t, NULL, wait_thread, NULL) == 0);
-	sleep_ms(300);
-	t_rm = now_ms();
-	UK_CHECK_EQ(ctl("insert 0"), 0);
+	e2e_sleep_ms(300);
+	t_rm = e2e_now_ms();
+	UK_CHECK_EQ(e2e_emu_ctl("insert 0"), 0);
 	UK_CHECK(pthread_join(t, NULL) == 0);
 	printf("insertion: C_WaitForSlotEvent 0x%lx slot %lu after %.0f ms\n", ev_rv, ev_slot,
 	       ev_end - t_rm);
@@ -308,7 +251,7 @@ static void *mt_thread(void *arg)
 			fprintf(stderr, "pid %d thread %u: C_Sign 0x%lx\n", (int)getpid(), id, rv);
 			errors++;
 		}
-	} while (now_ms() < mt_stop);
+	} while (e2e_now_ms() < mt_stop);
 	fl->C_CloseSession(h);
 	return (void *)(size_t)errors;
 }
@@ -334,7 +277,7 @@ static int child_signers(void)
 	h = open_rw();
 	login(h);
 	mt_key = find_key(h);
-	mt_stop = now_ms() + RUN_MS;
+	mt_stop = e2e_now_ms() + RUN_MS;
 	for (i = 0; i < THREADS; i++)
 		if (pthread_create(&t[i], NULL, mt_thread, (void *)(size_t)i) != 0)
 			return 4;
@@ -350,7 +293,7 @@ static void check_processes(void)
 {
 	pid_t pid[2];
 	int i, st;
-	double t0 = now_ms();
+	double t0 = e2e_now_ms();
 
 	fflush(NULL);
 	for (i = 0; i < 2; i++) {
@@ -364,8 +307,8 @@ static void check_processes(void)
 		UK_CHECK(WIFEXITED(st));
 		UK_CHECK_EQ(WEXITSTATUS(st), 0);
 	}
-	printf("2 processes x %d threads: %.0f ms, no errors\n", THREADS, now_ms() - t0);
-	UK_CHECK(now_ms() - t0 < RUN_MS + 20000);
+	printf("2 processes x %d threads: %.0f ms, no errors\n", THREADS, e2e_now_ms() - t0);
+	UK_CHECK(e2e_now_ms() - t0 < RUN_MS + 20000);
 }
 
 /* ---- pcscd restarted under the module ---- */
@@ -382,17 +325,17 @@ static void check_pcscd_restart(void)
 	login(h);
 	UK_CHECK_EQ(system(getenv("UKEY_PCSCD_RESTART")), 0);
 	/* The reader is back at once, the card only after its link is plugged back. */
-	t0 = now_ms();
+	t0 = e2e_now_ms();
 	n = 4;
 	UK_CHECK_EQ(fl->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
-	UK_CHECK(now_ms() - t0 < 2000);
+	UK_CHECK(e2e_now_ms() - t0 < 2000);
 	UK_CHECK_EQ(fl->C_GetSessionInfo(h, &si), CKR_SESSION_HANDLE_INVALID);
-	UK_CHECK_EQ(ctl("insert 0"), 0);
+	UK_CHECK_EQ(e2e_emu_ctl("insert 0"), 0);
 	for (i = 0, n = 0; i < 50 && n == 0; i++) {
 		n = 4;
 		UK_CHECK_EQ(fl->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
 		if (n == 0)
-			sleep_ms(100);
+			e2e_sleep_ms(100);
 	}
 	UK_CHECK_EQ(n, 1);
 	UK_CHECK_EQ(slots[0], slot);            /* same reader name, same slot ID */
