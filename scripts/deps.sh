@@ -17,9 +17,10 @@ packages=(
 	libnss3-tools firefox-esr                       # consumers: NSS modutil/certutil, a browser
 	python3-pykcs11 python3-cryptography            # consumers: PyKCS11 (verified by cryptography)
 	p11-kit-modules                                 # consumers: p11-kit-client.so (p11-kit remote)
+	groff-base man-db bsdextrautils                 # ukey_tool_man: groff, man -l, col
 	# vsmartcard interop tests (docs/vsmartcard.md): Debian's vpcd driver and the vicc
 	# card. Note: vsmartcard-vpcd installs /etc/reader.conf.d/vpcd, so the system pcscd
-	# (if it runs) then listens on TCP 127.0.0.1... port 35963; the tests never use it.
+	# (if it runs) then listens on TCP port 35963 on every interface; the tests never use it.
 	vsmartcard-vpcd vsmartcard-vpicc
 )
 
